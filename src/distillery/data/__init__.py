@@ -1,0 +1,1 @@
+"""Data: the JSONL data contract, the synthetic corpus, datasets and batching."""

@@ -1,0 +1,191 @@
+"""The Lightning datamodule: records -> context-strategy views -> length-grouped batches.
+
+Sources (``data.source``): ``synthetic`` (the seeded corpus with known scores, generated on
+first use and cached) or ``jsonl`` (``data.path``: a folder with train/val/test ``.jsonl``
+files, or one file that is split stratified by tier). Tokenized splits are cached on disk
+(HF ``datasets`` arrow files) keyed by the data, tokenizer and context strategy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset as TorchDataset
+
+from distillery.data.context import ContextStrategy, special_tokens
+from distillery.data.records import read_records, write_jsonl
+from distillery.data.split import label_matrix, stratified_split
+from distillery.errors import DistilleryError
+from distillery.filters.spec import FilterSpec
+
+SPLITS = ("train", "val", "test")
+
+
+def synthetic_corpus_file(spec: FilterSpec, n: int, seed: int, cache: Path) -> Path:
+    return cache / "synthetic" / f"{spec.name}_v{spec.version}_n{n}_seed{seed}.jsonl"
+
+
+def synthetic_corpus_path(spec: FilterSpec, n: int, seed: int, cache: Path) -> Path:
+    """The cached synthetic corpus file for (filter, n, seed), generated on first use."""
+    from distillery.data.synthetic import generate_corpus
+
+    path = synthetic_corpus_file(spec, n, seed, cache)
+    if not path.is_file():
+        write_jsonl(path, generate_corpus(spec, n=n, seed=seed))
+    return path
+
+
+def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list[dict]], list[str]]:
+    """Records per split and the list of skipped-line reports (empty unless skip_invalid)."""
+    skip = bool(cfg.get("skip_invalid", False))
+    if cfg.source == "synthetic":
+        files: dict[str, Path] | Path = synthetic_corpus_path(spec, int(cfg.n), int(cfg.corpus_seed), cache)
+    elif cfg.source == "jsonl":
+        if not cfg.get("path"):
+            raise DistilleryError("data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)")
+        p = Path(str(cfg.path)).expanduser()
+        if p.is_dir():
+            files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
+            if "train" not in files:
+                raise DistilleryError(f"{p}: a data folder needs train.jsonl (and val.jsonl, test.jsonl)")
+        elif p.is_file():
+            files = p
+        else:
+            raise DistilleryError(f"data.path={p}: no such file or folder")
+    else:
+        raise DistilleryError(f"data.source must be synthetic or jsonl, got {cfg.source!r}")
+
+    if isinstance(files, Path):
+        report = read_records([files], spec, skip)
+        splits = stratified_split(report.records, spec, list(cfg.split), int(cfg.split_seed))
+        skipped = report.skipped
+    else:
+        splits, skipped = {}, []
+        for s, f in files.items():
+            report = read_records([f], spec, skip)
+            splits[s], skipped = report.records, skipped + report.skipped
+        if "val" not in splits:  # carve val out of train, stratified
+            parts = stratified_split(splits["train"], spec, [0.9, 0.1, 0.0], int(cfg.split_seed))
+            splits["train"], splits["val"] = parts["train"], parts["val"]
+        splits.setdefault("test", [])
+    if not splits["train"] or not splits["val"]:
+        raise DistilleryError("data: train and val splits must both be non-empty")
+    return splits, skipped
+
+
+class _Tokenized(TorchDataset):
+    """Views with their labels and the index of the article they came from."""
+
+    def __init__(self, ds: Any):
+        self.input_ids = ds["input_ids"]
+        self.labels = ds["labels"]
+        self.article = ds["article"]
+        self.lengths = [len(x) for x in self.input_ids]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.input_ids[i], "labels": self.labels[i], "article": self.article[i]}
+
+
+class Collator:
+    """Pad a batch to its longest view (or to ``pad_to`` tokens, the pad-to-max baseline)."""
+
+    def __init__(self, pad_id: int, pad_to: int | None = None):
+        self.pad_id, self.pad_to = pad_id, pad_to
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        width = self.pad_to or max(len(x["input_ids"]) for x in items)
+        ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for i, x in enumerate(items):
+            n = len(x["input_ids"])
+            ids[i, :n] = torch.tensor(x["input_ids"])
+            mask[i, :n] = 1
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": torch.tensor([x["labels"] for x in items], dtype=torch.float32),
+            "article": torch.tensor([x["article"] for x in items], dtype=torch.long),
+        }
+
+
+def tokenize_split(records: list[dict], spec: FilterSpec, tokenizer: Any, strategy: ContextStrategy,
+                   cache: Path | None) -> _Tokenized:
+    """Tokenize records with the context strategy, cached on disk as an arrow file."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+    texts = [ContextStrategy.text_of(r) for r in records]
+    labels = label_matrix(records, spec).tolist() if records else []
+    key = hashlib.sha256(json.dumps([texts, labels, strategy.to_dict(), tokenizer.name_or_path, len(tokenizer),
+                                     special_tokens(tokenizer)]).encode()).hexdigest()[:24]
+
+    def fn(batch: dict, idx: list[int]) -> dict:
+        views, owners = strategy.encode(batch["text"], tokenizer)
+        return {"input_ids": views, "labels": [batch["labels"][o] for o in owners], "article": [idx[o] for o in owners]}
+
+    ds = datasets.Dataset.from_dict({"text": texts, "labels": labels})
+    kwargs: dict[str, Any] = {}
+    if cache is not None:
+        (cache / "tokenized").mkdir(parents=True, exist_ok=True)
+        kwargs = {"cache_file_name": str(cache / "tokenized" / f"{key}.arrow"), "load_from_cache_file": True}
+    ds = ds.map(fn, batched=True, with_indices=True, remove_columns=["text", "labels"], batch_size=256, **kwargs)
+    return _Tokenized(ds)
+
+
+class ArticleDataModule(L.LightningDataModule):
+    def __init__(self, cfg: Any, spec: FilterSpec, tokenizer: Any, strategy: ContextStrategy, cache_dir: str | Path,
+                 seed: int = 0):
+        super().__init__()
+        self.cfg, self.spec, self.tokenizer, self.strategy = cfg, spec, tokenizer, strategy
+        self.cache = Path(cache_dir)
+        self.seed = seed
+        self.records: dict[str, list[dict]] = {}
+        self.data: dict[str, _Tokenized] = {}
+        self.skipped: list[str] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data:
+            return
+        self.records, self.skipped = load_split_records(self.cfg, self.spec, self.cache)
+        cache = self.cache if self.cfg.get("cache_tokenized", True) else None
+        for s in SPLITS:
+            self.data[s] = tokenize_split(self.records[s], self.spec, self.tokenizer, self.strategy, cache)
+
+    def label_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        y = label_matrix(self.records["train"], self.spec)
+        return y.mean(0), y.std(0)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        ds = self.data[split]
+        bs = int(self.cfg.batch_size if train else self.cfg.get("eval_batch_size", self.cfg.batch_size))
+        pad_to = self.strategy.max_tokens if self.cfg.get("pad_to_max", False) else None
+        gen = torch.Generator().manual_seed(self.seed)
+        if train and self.cfg.get("group_by_length", True):
+            sampler: Any = LengthGroupedSampler(bs, lengths=ds.lengths, generator=gen)
+        elif train:
+            sampler = torch.utils.data.RandomSampler(ds, generator=gen)
+        else:  # evaluation: longest first, no shuffling (deterministic, least padding)
+            sampler = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
+        return DataLoader(ds, batch_size=bs, sampler=sampler, collate_fn=Collator(self.tokenizer.pad_token_id, pad_to),
+                          num_workers=int(self.cfg.get("num_workers", 0)))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)

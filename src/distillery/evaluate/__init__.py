@@ -1,0 +1,1 @@
+"""Evaluation: metrics (shared by training and evaluate), reports and plots."""

@@ -1,0 +1,1 @@
+"""Models: backbones (hub, local, tiny-from-config, PyPI-packaged), pooling, the regressor."""

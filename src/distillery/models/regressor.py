@@ -1,0 +1,87 @@
+"""The student: backbone -> pooling -> linear head, one output per filter dimension.
+
+The head predicts standardised targets; ``target_mean``/``target_std`` (from the training
+labels) map them back to the 0-10 scale, so training starts at the mean-predictor baseline.
+LoRA adapters (peft) are saved separately from the head (``head.safetensors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+POOLINGS = ("last", "mean", "cls")
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Pool (B, T, H) hidden states to (B, H) over the non-pad tokens given by ``mask``."""
+    if how == "last":  # last non-pad token; works for left or right padding
+        idx = mask.shape[1] - 1 - mask.flip(1).int().argmax(1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
+    if how == "mean":
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    if how == "cls":
+        return hidden[:, 0]
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {how!r}")
+
+
+class Regressor(nn.Module):
+    def __init__(self, backbone: nn.Module, n_outputs: int, pooling: str, hidden_size: int,
+                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.backbone = backbone
+        self.pooling = pooling
+        self.head = nn.Linear(hidden_size, n_outputs)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+        mean = torch.tensor(target_mean if target_mean is not None else [5.0] * n_outputs, dtype=torch.float32)
+        std = torch.tensor(target_std if target_std is not None else [1.0] * n_outputs, dtype=torch.float32)
+        self.register_buffer("target_mean", mean)
+        self.register_buffer("target_std", std.clamp(min=1e-3))
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        return pool(out.last_hidden_state, attention_mask, self.pooling)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        z = self.head(self.encode(input_ids, attention_mask).to(self.head.weight.dtype))
+        return z * self.target_std + self.target_mean
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {"head.weight": self.head.weight, "head.bias": self.head.bias,
+                "target_mean": self.target_mean, "target_std": self.target_std}
+
+    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.head.weight.copy_(state["head.weight"])
+            self.head.bias.copy_(state["head.bias"])
+            self.target_mean.copy_(state["target_mean"])
+            self.target_std.copy_(state["target_std"])
+
+
+def hidden_size_of(backbone: nn.Module) -> int:
+    cfg = backbone.config
+    return int(getattr(cfg, "hidden_size", None) or getattr(cfg, "d_model"))
+
+
+def apply_finetune(backbone: nn.Module, cfg: Any) -> nn.Module:
+    """``lora`` (peft adapters on ``lora.target_modules``), ``full`` or ``frozen``."""
+    mode = cfg.get("finetune", "lora")
+    if mode == "full":
+        return backbone
+    if mode == "frozen":
+        backbone.requires_grad_(False)
+        return backbone
+    if mode != "lora":
+        raise ValueError(f"model.finetune must be lora, full or frozen, got {mode!r}")
+    from peft import LoraConfig, get_peft_model
+
+    lora = cfg.lora
+    config = LoraConfig(r=int(lora.r), lora_alpha=float(lora.alpha), lora_dropout=float(lora.dropout),
+                        target_modules=list(lora.target_modules), bias="none")
+    return get_peft_model(backbone, config)

@@ -1,0 +1,1 @@
+"""Training: the Lightning module, losses, the Hydra task and its run directory."""

@@ -1,0 +1,59 @@
+"""``distillery train``: argparse front, Hydra behind (overrides, --cfg, --help, -m all work)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from distillery.paths import conf_dir
+
+
+def hydra_overrides(args: argparse.Namespace, group: str = "filter") -> list[str]:
+    """Turn ``--filter X`` (and ``filter=X``) into Hydra overrides.
+
+    A filter with a pointer file ``conf/filter/X.yaml`` is a group option (``filter=X``); any
+    other filter (e.g. in a user's filters folder) is selected by name (``filter.name=X``).
+    """
+    out: list[str] = []
+    for o in args.overrides:
+        if o.startswith(f"{group}="):
+            out.append(_filter_override(o.split("=", 1)[1]))
+        else:
+            out.append(o)
+    if getattr(args, "filter", None):
+        out.append(_filter_override(args.filter))
+    if getattr(args, "filters_dir", None):
+        out.append("filters_dirs=[" + ",".join(f"'{d}'" for d in args.filters_dir) + "]")
+    return out
+
+
+def _filter_override(ref: str) -> str:
+    return f"filter={ref}" if (conf_dir() / "filter" / f"{ref}.yaml").is_file() else f"filter.name={ref}"
+
+
+def run_hydra(task_fn, config_name: str, argv: list[str]) -> None:
+    from hydra import main as hydra_main
+
+    from distillery.config import register_resolvers
+
+    register_resolvers()
+    saved = sys.argv
+    sys.argv = [f"distillery {config_name}", *argv]
+    try:
+        hydra_main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task_fn)()
+    finally:
+        sys.argv = saved
+
+
+class train_cmd:
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--filter", help="filter to train for, NAME/vN (same as the filter= override)")
+        p.add_argument("--filters-dir", action="append", default=[], metavar="DIR", help="extra folder of filters")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from distillery.train.task import task
+
+        run_hydra(task, "train", hydra_overrides(args))
+        return 0
