@@ -23,6 +23,7 @@ class DistillModule(L.LightningModule):
         self._outputs: dict[str, list] = {}
         self.history: list[dict[str, float]] = []  # one row per validation epoch, for the loss curve
         self.last_eval: dict[str, dict] = {}  # stage -> {"pred", "true", "metrics"}
+        self._train_loss = (0.0, 0)  # (sum, count) over the current training epoch
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids, attention_mask)
@@ -31,7 +32,11 @@ class DistillModule(L.LightningModule):
         pred = self(batch["input_ids"], batch["attention_mask"])
         loss = self.loss_fn(pred, batch["labels"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(pred))
+        self._train_loss = (self._train_loss[0] + loss.item() * len(pred), self._train_loss[1] + len(pred))
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_loss = (0.0, 0)
 
     def _eval_step(self, stage: str, batch: dict) -> None:
         pred = self(batch["input_ids"], batch["attention_mask"])
@@ -55,10 +60,10 @@ class DistillModule(L.LightningModule):
         self.last_eval[stage] = {"pred": pred.numpy(), "true": true.numpy(), "article": ids.numpy(), "metrics": metrics}
         self.log_dict({f"{stage}/{k}": v for k, v in metrics.items() if k != "mae"})
         self.log(f"{stage}/mae", metrics["mae"], prog_bar=True)
-        if stage == "val" and not self.trainer.sanity_checking:
-            train_loss = self.trainer.callback_metrics.get("train/loss_epoch")
+        if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            total, count = self._train_loss
             self.history.append({"epoch": self.current_epoch, "step": self.global_step,
-                                 "train_loss": float(train_loss) if train_loss is not None else float("nan"),
+                                 "train_loss": total / count if count else float("nan"),
                                  "val_loss": float(self.trainer.callback_metrics.get("val/loss", float("nan"))),
                                  "val_mae": metrics["mae"]})
             h = self.history[-1]

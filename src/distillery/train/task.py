@@ -138,7 +138,8 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
         y_train = label_matrix(dm.records["train"], spec)
         metrics: dict[str, Any] = {"filter": spec.ref, "seed": seed, "best_checkpoint": best,
-                                   "epochs": module.current_epoch, "train_seconds": round(train_s, 1),
+                                   "epochs": module.current_epoch, "global_step": module.global_step,
+                                   "train_seconds": round(train_s, 1), "history": module.history,
                                    "n": {s: len(r) for s, r in dm.records.items()}, "skipped": len(dm.skipped)}
         for stage in ("val", "test") if has_test else ("val",):
             ev = module.last_eval[stage]
