@@ -48,3 +48,33 @@ def compose(overrides: list[str] | None = None, config_name: str = "train"):
     register_resolvers()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+
+
+# ---- the oracle test server (tests/oracle_server.py) -----------------------------------------
+ORACLE_TEST_KEY = "sk-test-CANARY-7f3a9e1c5b-do-not-log"
+
+
+@pytest.fixture
+def oracle_server():
+    """Factory: ``srv = oracle_server(latency=0.02)`` starts a real HTTP server on 127.0.0.1;
+    every server started is stopped after the test."""
+    from oracle_server import OracleServer
+
+    servers = []
+
+    def start(**kwargs):
+        srv = OracleServer(**kwargs).start()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture
+def oracle_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A canary API key in $OPENAI_API_KEY (grepped for in written files); no ambient base URL."""
+    monkeypatch.setenv("OPENAI_API_KEY", ORACLE_TEST_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    return ORACLE_TEST_KEY

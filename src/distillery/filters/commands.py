@@ -1,8 +1,11 @@
-"""CLI verbs for filters: ``filters`` (list) and ``validate-filter``."""
+"""CLI verbs for filters: ``filters`` (list), ``validate-filter`` and ``new-filter``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+import yaml
 
 from distillery.errors import DistilleryError
 from distillery.filters.registry import find_filter, list_filters, load_filter
@@ -37,12 +40,79 @@ class validate_cmd:
     def run(args: argparse.Namespace) -> int:
         failed = 0
         for ref in args.filter:
-            try:
-                spec = load_filter(ref, args.filters_dir)
-            except DistilleryError as e:
+            problems = filter_problems(ref, args.filters_dir)
+            if problems:
                 failed += 1
-                print(f"FAIL {ref}: {e}")
+                print(f"FAIL {ref}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
                 continue
+            spec = load_filter(ref, args.filters_dir)
+            todos = sum(p.read_text(encoding="utf-8").count("TODO")
+                        for p in (spec.path, spec.prompt_path) if p is not None and p.is_file())
+            note = f"; {todos} TODO(s) left to edit" if todos else ""
             print(f"ok   {spec.ref} ({find_filter(ref, args.filters_dir)}): "
-                  f"{len(spec.dimensions)} dimensions, tiers {spec.tier_names}")
+                  f"{len(spec.dimensions)} dimensions, tiers {spec.tier_names}, "
+                  f"{len(spec.prefilter.exclusions)} prefilter families, prompt {spec.oracle.prompt} renders{note}")
         return 1 if failed else 0
+
+
+def filter_problems(ref: str, dirs: list[str]) -> list[str]:
+    """Every problem with a filter: the spec (all at once, with file:line: key), its prompt
+    template (syntax, unknown variables, rendering) and its prefilter regexes. The template's
+    syntax is checked even when the spec itself is broken."""
+    from distillery.filters.prompt import template_problems, template_syntax_problems
+
+    try:
+        path = find_filter(ref, dirs)
+    except DistilleryError as e:
+        return [str(e)]
+    try:
+        spec = load_filter(ref, dirs)
+    except DistilleryError as e:
+        problems = [line.strip() for line in str(e).splitlines()[1:]] or [str(e)]
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            prompt = ((raw.get("oracle") or {}).get("prompt") if isinstance(raw, dict) else None) or "prompt.md"
+        except (yaml.YAMLError, AttributeError):
+            prompt = "prompt.md"
+        template = Path(path).parent / str(prompt)
+        if template.is_file():
+            problems += template_syntax_problems(template)
+        return problems
+    return template_problems(spec)
+
+
+class new_filter_cmd:
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", required=True, help="snake_case filter name")
+        p.add_argument("--dimensions", default="6", metavar="N|a,b,c",
+                       help="number of dimensions, or their names comma-separated (default 6)")
+        p.add_argument("--version", type=int, default=1, help="version number (default 1)")
+        p.add_argument("--out", metavar="DIR",
+                       help="filters folder to write into (default: the project's filters/; "
+                            "the Hydra pointer conf/filter/<name>/v<N>.yaml is written only there)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+        p.epilog = (p.epilog or "") + """
+  distillery new-filter --name belonging --dimensions community_connection,inclusion,agency
+  distillery new-filter --name my_filter --out ~/my-filters && distillery filters --filters-dir ~/my-filters"""
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from distillery.filters.registry import _load
+        from distillery.filters.scaffold import parse_dimensions, scaffold
+
+        dims = parse_dimensions(args.dimensions)
+        written = scaffold(args.name, dims, args.version, Path(args.out) if args.out else None, args.force)
+        _load.cache_clear()
+        spec_path = written[0]
+        problems = filter_problems(str(spec_path), [])
+        if problems:  # pragma: no cover - the scaffold is tested to validate
+            raise DistilleryError("the scaffold does not validate:\n  " + "\n  ".join(problems))
+        ref = f"{spec_path.parent.parent.name}/{spec_path.parent.name}"
+        print(f"created {ref}:")
+        for path in written:
+            print(f"  {path}")
+        extra = f" --filters-dir {args.out}" if args.out else ""
+        print(f"next: edit the TODOs, then `distillery validate-filter {ref}{extra}` and "
+              f"`distillery score --filter {ref}{extra} --dry-run`")
+        return 0

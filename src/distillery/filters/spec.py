@@ -158,38 +158,7 @@ class FilterSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "FilterSpec":
-        problems = []
-        names = [d.name for d in self.dimensions]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            problems.append(f"dimensions: duplicate names {dupes}")
-        total = sum(d.weight for d in self.dimensions)
-        if not math.isclose(total, 1.0, abs_tol=1e-6):
-            problems.append(f"dimensions: weights sum to {total:.6g}, not 1")
-        for i, g in enumerate(self.gatekeepers):
-            if g.dimension not in names:
-                problems.append(f"gatekeepers.{i}.dimension: unknown dimension {g.dimension!r}")
-        thresholds = [t.threshold for t in self.tiers]
-        if thresholds != sorted(thresholds, reverse=True) or len(set(thresholds)) != len(thresholds):
-            problems.append("tiers: thresholds must be strictly decreasing (highest tier first)")
-        if min(thresholds) != SCORE_MIN:
-            problems.append("tiers: the last tier must have threshold 0 so every score has a tier")
-        tier_names = [t.name for t in self.tiers]
-        if len(set(tier_names)) != len(tier_names):
-            problems.append("tiers: duplicate names")
-        for i, d in enumerate(self.dimensions):
-            if d.name in RESERVED_OUTPUT_KEYS:
-                problems.append(f"dimensions.{i}.name: {d.name!r} is reserved for the oracle's answer")
-        known_types = set(self.oracle.content_types)
-        for i, c in enumerate(self.oracle.content_type_caps):
-            unknown = [t for t in c.content_types if t not in known_types]
-            if unknown:
-                problems.append(
-                    f"oracle.content_type_caps.{i}.content_types: {unknown} not in oracle.content_types"
-                )
-        categories = [f.category for f in self.prefilter.exclusions]
-        if len(set(categories)) != len(categories):
-            problems.append("prefilter.exclusions: duplicate categories")
+        problems = consistency_problems(self.model_dump())
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -271,6 +240,69 @@ class FilterSpec(_Strict):
         return [float(labels[d]) for d in self.dimension_names]
 
 
+def consistency_problems(raw: Any, broken: set[tuple[str, str]] = frozenset()) -> list[str]:
+    """Cross-field checks of a spec as ``"key.path: problem"`` strings.
+
+    Works on the raw mapping too (defensively: a malformed part is skipped, since field
+    validation reports it), so :func:`parse_spec` can report these alongside field errors.
+    ``broken``: (section, field) pairs that already have field errors, e.g. ("dimensions",
+    "weight"); checks that depend on them are skipped (no consequential errors).
+    """
+    if not isinstance(raw, dict):
+        return []
+
+    def ok(*deps: tuple[str, str]) -> bool:
+        return not any(d in broken for d in deps)
+
+    def items(key: str, parent: Any = raw) -> list[dict]:
+        v = parent.get(key) if isinstance(parent, dict) else None
+        return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+    def num(x: Any) -> float | None:
+        return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+    problems: list[str] = []
+    dims = items("dimensions")
+    names = [d.get("name") for d in dims]
+    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    if dupes and ok(("dimensions", "name")):
+        problems.append(f"dimensions: duplicate names {dupes}")
+    weights = [num(d.get("weight")) for d in dims]
+    if dims and all(w is not None for w in weights) and ok(("dimensions", "weight")):
+        total = sum(weights)  # type: ignore[arg-type]
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            problems.append(f"dimensions: weights sum to {total:.6g}, not 1")
+    for i, g in enumerate(items("gatekeepers")):
+        if "dimension" in g and g["dimension"] not in names and ok(("dimensions", "name")):
+            problems.append(f"gatekeepers.{i}.dimension: unknown dimension {g['dimension']!r}")
+    tiers = items("tiers")
+    thresholds = [num(t.get("threshold")) for t in tiers]
+    if tiers and all(t is not None for t in thresholds) and ok(("tiers", "threshold")):
+        if thresholds != sorted(thresholds, reverse=True) or len(set(thresholds)) != len(thresholds):
+            problems.append("tiers: thresholds must be strictly decreasing (highest tier first)")
+        if min(thresholds) != SCORE_MIN:  # type: ignore[type-var]
+            problems.append("tiers: the last tier must have threshold 0 so every score has a tier")
+    tier_names = [t.get("name") for t in tiers]
+    if len(set(map(str, tier_names))) != len(tier_names) and ok(("tiers", "name")):
+        problems.append("tiers: duplicate names")
+    for i, d in enumerate(dims):
+        if d.get("name") in RESERVED_OUTPUT_KEYS:
+            problems.append(f"dimensions.{i}.name: {d['name']!r} is reserved for the oracle's answer")
+    oracle = raw.get("oracle") if isinstance(raw.get("oracle"), dict) else {}
+    known = oracle.get("content_types", list(DEFAULT_CONTENT_TYPES))
+    known = set(known) if isinstance(known, list) else set()
+    for i, c in enumerate(items("content_type_caps", oracle)):
+        types = c.get("content_types")
+        unknown = [t for t in types if t not in known] if isinstance(types, list) else []
+        if unknown:
+            problems.append(f"oracle.content_type_caps.{i}.content_types: {unknown} not in oracle.content_types")
+    prefilter = raw.get("prefilter") if isinstance(raw.get("prefilter"), dict) else {}
+    categories = [f.get("category") for f in items("exclusions", prefilter)]
+    if len(set(map(str, categories))) != len(categories):
+        problems.append("prefilter.exclusions: duplicate categories")
+    return problems
+
+
 # ---- loading with file/line/key error reports ---------------------------------------------
 def _line_index(text: str) -> dict[tuple, int]:
     """Map each key path in a YAML document to its 1-based line number."""
@@ -334,4 +366,12 @@ def parse_spec(path: Path, data: Any | None = None) -> FilterSpec:
                     msgs.append(f"{_where(path, sub, lines)}: {problem}")
             else:
                 msgs.append(f"{_where(path, loc, lines)}: {msg}")
+        if all(err["loc"] for err in e.errors()):  # field errors hid the cross-field checks: run them
+            broken = {(str(err["loc"][0]), str(err["loc"][2])) for err in e.errors()
+                      if len(err["loc"]) >= 3 and isinstance(err["loc"][1], int)}
+            broken |= {(str(err["loc"][0]), "*") for err in e.errors() if len(err["loc"]) <= 2}
+            for m in consistency_problems(raw, broken):
+                key, _, problem = m.partition(": ")
+                sub = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+                msgs.append(f"{_where(path, sub, lines)}: {problem}")
         raise DistilleryError(f"{len(msgs)} problem(s) in filter spec:\n  " + "\n  ".join(msgs)) from None

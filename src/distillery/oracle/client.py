@@ -1,0 +1,177 @@
+"""The oracle client: one chat-completions call through the ``openai`` SDK, any compatible server.
+
+Retries are the SDK's: ``max_retries`` attempts with exponential backoff and jitter on timeouts,
+connection errors, 408/409/429 and 5xx, honouring ``Retry-After``/``retry-after-ms`` (a server
+asking for more than 120 s is not retried). We read ``retries_taken`` from ``with_raw_response``
+(and the ``x-stainless-retry-count`` header of a request that failed) to report them. What we
+add on top: classifying what is left after the SDK gave up into *fatal* (stop the
+run with one clear line: bad key, no access, unknown model) and *per-article* errors (recorded,
+retried next run), and the ``response_format`` fallback json_schema -> json_object -> none when
+an endpoint rejects structured output.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import openai
+from pydantic import SecretStr
+
+from distillery.errors import DistilleryError
+from distillery.filters.prompt import response_format
+from distillery.filters.spec import FilterSpec
+from distillery.oracle.config import OracleConfig, redact_url
+
+FORMAT_FALLBACK = {"json_schema": "json_object", "json_object": "none"}
+
+
+class TransportError(Exception):
+    """No answer for this article after the SDK's retries (recorded as an ``error`` line)."""
+
+    def __init__(self, kind: str, message: str, retries: int = 0):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.retries = retries
+
+
+@dataclass
+class Completion:
+    text: str | None
+    finish_reason: str | None
+    refusal: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    usage_estimated: bool
+    retries: int  # HTTP attempts the SDK retried
+    latency_s: float
+    response_format: str
+
+
+def estimate_tokens(text: str) -> int:
+    """Deliberately generous token estimate (3 chars/token) for budgets and rate limits."""
+    return len(text) // 3 + 1
+
+
+def fatal_message(e: openai.APIStatusError, endpoint: str, model: str, key_env: str) -> str:
+    where = redact_url(endpoint)
+    if isinstance(e, openai.AuthenticationError):
+        return f"the oracle endpoint {where} rejected the API key (HTTP 401): check ${key_env}"
+    if isinstance(e, openai.PermissionDeniedError):
+        return f"the API key in ${key_env} has no access to model {model!r} at {where} (HTTP 403)"
+    if isinstance(e, openai.NotFoundError):
+        return f"model {model!r} or the chat endpoint was not found at {where} (HTTP 404): check --model/--base-url"
+    return f"the oracle endpoint {where} refused the request (HTTP {e.status_code})"
+
+
+class OracleClient:
+    """Async chat-completions client for one oracle config and filter."""
+
+    def __init__(self, cfg: OracleConfig, spec: FilterSpec, key: SecretStr):
+        self.cfg = cfg
+        self.spec = spec
+        self.format = "json_schema" if cfg.response_format == "auto" else cfg.response_format
+        self.format_downgrades: list[str] = []
+        self._client = openai.AsyncOpenAI(
+            api_key=key.get_secret_value(),
+            base_url=cfg.endpoint,
+            max_retries=cfg.max_retries,
+            timeout=cfg.timeout_s,
+        )
+
+    def _kwargs(self, messages: list[dict], kind: str) -> dict:
+        c = self.cfg
+        kw: dict = {"model": c.model, "messages": messages, c.max_tokens_param: c.max_tokens}
+        for name in ("temperature", "top_p", "seed"):
+            if getattr(c, name) is not None:
+                kw[name] = getattr(c, name)
+        rf = response_format(self.spec, kind)
+        if rf is not None:
+            kw["response_format"] = rf
+        if c.extra_body:
+            kw["extra_body"] = dict(c.extra_body)
+        return kw
+
+    def request_body(self, messages: list[dict]) -> dict:
+        """The JSON body of one chat-completions request (what a Batch API line carries)."""
+        kw = self._kwargs(messages, self.format)
+        kw.update(kw.pop("extra_body", {}))
+        return kw
+
+    def _downgrade(self, used: str, e: openai.APIStatusError) -> bool:
+        """After a 400/422 with structured output in ``auto`` mode: fall back one step."""
+        if self.cfg.response_format != "auto" or used not in FORMAT_FALLBACK:
+            return False
+        if self.format == used:  # another request may already have downgraded
+            self.format = FORMAT_FALLBACK[used]
+            self.format_downgrades.append(f"{used} -> {self.format} (HTTP {e.status_code})")
+        return True
+
+    async def complete(self, messages: list[dict]) -> Completion:
+        t0 = time.monotonic()
+        retries = 0
+        while True:
+            used = self.format
+            try:
+                raw = await self._client.chat.completions.with_raw_response.create(**self._kwargs(messages, used))
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+                raise DistilleryError(fatal_message(e, self.cfg.endpoint, self.cfg.model, self.cfg.api_key_env)) from None
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+                if self._downgrade(used, e):
+                    continue
+                raise TransportError("bad_request", f"HTTP {e.status_code}: {_short(e)}") from None
+            except openai.APITimeoutError as e:
+                n = _retries_of(e)
+                raise TransportError("timeout", f"no answer within {self.cfg.timeout_s:g}s, {n} retries", n) from None
+            except openai.APIConnectionError as e:
+                n = _retries_of(e)
+                raise TransportError("connection", f"{_short(e)}, {n} retries", n) from None
+            except openai.RateLimitError as e:
+                n = _retries_of(e)
+                raise TransportError("rate_limited", f"HTTP 429, {n} retries", n) from None
+            except openai.APIStatusError as e:
+                n = _retries_of(e)
+                kind = "server_error" if e.status_code >= 500 else f"http_{e.status_code}"
+                raise TransportError(kind, f"HTTP {e.status_code}: {_short(e)}, {n} retries", n) from None
+            retries += raw.retries_taken
+            completion = raw.parse()
+            break
+        choice = completion.choices[0] if completion.choices else None
+        message = choice.message if choice else None
+        text = message.content if message else None
+        usage = completion.usage
+        if usage is not None and usage.prompt_tokens is not None:
+            pt, ct, est = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0), False
+        else:  # some servers omit usage: estimate, and say so in the ledger
+            pt = sum(estimate_tokens(m["content"]) for m in messages)
+            ct = estimate_tokens(text or "")
+            est = True
+        return Completion(
+            text=text,
+            finish_reason=choice.finish_reason if choice else None,
+            refusal=getattr(message, "refusal", None) if message else None,
+            prompt_tokens=pt,
+            completion_tokens=ct,
+            usage_estimated=est,
+            retries=retries,
+            latency_s=time.monotonic() - t0,
+            response_format=used,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _retries_of(e: openai.APIError) -> int:
+    """How many times the SDK retried the request that finally failed."""
+    try:
+        return int(e.request.headers.get("x-stainless-retry-count", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _short(e: Exception, limit: int = 200) -> str:
+    """A one-line, bounded error text (server bodies can be long)."""
+    text = " ".join(str(getattr(e, "message", None) or e).split())
+    return text[:limit] + ("..." if len(text) > limit else "")

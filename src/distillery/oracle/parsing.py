@@ -1,0 +1,207 @@
+"""One function turns the oracle's raw text into validated scores, or says exactly why not.
+
+:func:`parse_answer` repairs only what is safe to repair and raises :class:`InvalidAnswer`
+(with an ``kind``) for everything else, so the scorer can re-ask and, in the end, keep a
+failed record with the raw text. Nothing is dropped silently.
+
+Safe repairs (listed in ``Answer.repairs``): markdown code fences, text before/after the JSON
+object, trailing commas, numbers written as strings (``"7"``), a bare number instead of
+``{"score": n, "evidence": ...}``, content-type spelling (``"News report"`` -> ``news_report``),
+a missing evidence string, float noise at the range edges (10.0000001).
+
+Not repaired (``InvalidAnswer.kind``): ``empty``, ``truncated`` (finish_reason=length and the
+JSON is incomplete), ``malformed_json``, ``not_an_object``, ``missing_dimensions``,
+``non_numeric``, ``out_of_range``, ``bad_content_type``, ``refusal``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+from distillery.filters.spec import SCORE_MAX, SCORE_MIN, FilterSpec
+
+_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+_EDGE_TOL = 1e-6
+
+
+class InvalidAnswer(ValueError):
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class Answer:
+    labels: dict[str, float]
+    evidence: dict[str, str]
+    content_type: str
+    repairs: list[str] = field(default_factory=list)
+
+
+def _json_span(text: str) -> tuple[int, int] | None:
+    """Start and end (exclusive) of the first balanced ``{...}`` in text, string-aware."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    depth, in_str, esc = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return start, i + 1
+    return None
+
+
+def _strip_trailing_commas(text: str) -> str:
+    """Remove commas directly before ``}`` or ``]`` outside strings."""
+    out, in_str, esc = [], False, False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_str:
+            out.append(ch)
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+            out.append(ch)
+        elif ch == ",":
+            j = i + 1
+            while j < len(text) and text[j] in " \t\r\n":
+                j += 1
+            if j < len(text) and text[j] in "}]":
+                i += 1
+                continue
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _number(value, dim: str, repairs: list[str]) -> float:
+    if isinstance(value, bool) or value is None:
+        raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}") from None
+        repairs.append(f"{dim}:numeric_string")
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}")
+    value = float(value)
+    if not SCORE_MIN - _EDGE_TOL <= value <= SCORE_MAX + _EDGE_TOL:
+        raise InvalidAnswer("out_of_range", f"{dim}.score {value:g} is outside {SCORE_MIN:g}-{SCORE_MAX:g}")
+    return min(max(value, SCORE_MIN), SCORE_MAX)
+
+
+def decode_json(text: str | None, finish_reason: str | None = None) -> tuple[dict, list[str]]:
+    """The JSON object in ``text``, with the repairs applied to find it."""
+    repairs: list[str] = []
+    truncated = finish_reason == "length"
+    if text is None or not text.strip():
+        raise InvalidAnswer("truncated" if truncated else "empty", "the answer is empty")
+    body = text.strip()
+    fence = _FENCE.search(body)
+    if fence and "{" in fence.group(1):
+        body = fence.group(1).strip()
+        repairs.append("code_fence")
+    span = _json_span(body)
+    if span is None:
+        if truncated or ("{" in body and body.count("{") > body.count("}")):
+            raise InvalidAnswer("truncated", f"the JSON object is incomplete (finish_reason={finish_reason})")
+        raise InvalidAnswer("malformed_json", "no JSON object in the answer")
+    if body[: span[0]].strip():
+        repairs.append("preamble")
+    if body[span[1]:].strip():
+        repairs.append("trailing_text")
+    raw = body[span[0]: span[1]]
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError:
+        fixed = _strip_trailing_commas(raw)
+        try:
+            obj = json.loads(fixed)
+        except json.JSONDecodeError as e:
+            raise InvalidAnswer("malformed_json", f"{e.msg} at column {e.colno}") from None
+        repairs.append("trailing_comma")
+    if not isinstance(obj, dict):
+        raise InvalidAnswer("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    return obj, repairs
+
+
+def parse_answer(text: str | None, spec: FilterSpec, finish_reason: str | None = None,
+                 refusal: str | None = None) -> Answer:
+    """Validate the oracle's answer against ``spec`` strictly; repair only what is safe."""
+    if refusal:
+        raise InvalidAnswer("refusal", refusal[:200])
+    obj, repairs = decode_json(text, finish_reason)
+    missing = [d for d in spec.dimension_names if d not in obj]
+    if missing:
+        kind = "truncated" if finish_reason == "length" else "missing_dimensions"
+        raise InvalidAnswer(kind, f"missing dimension(s) {missing}")
+    labels, evidence = {}, {}
+    for d in spec.dimension_names:
+        item = obj[d]
+        if isinstance(item, dict):
+            if "score" not in item:
+                raise InvalidAnswer("missing_dimensions", f"{d} has no score")
+            labels[d] = _number(item["score"], d, repairs)
+            ev = item.get("evidence")
+            if not isinstance(ev, str):
+                repairs.append(f"{d}:evidence_missing")
+                ev = "" if ev is None else json.dumps(ev)
+            evidence[d] = ev
+        else:
+            labels[d] = _number(item, d, repairs)
+            evidence[d] = ""
+            repairs.append(f"{d}:bare_score")
+    ct = obj.get("content_type")
+    if not isinstance(ct, str) or not ct.strip():
+        raise InvalidAnswer("bad_content_type", f"content_type is {ct!r}")
+    allowed = spec.oracle.content_types
+    if ct not in allowed:
+        norm = re.sub(r"[^a-z0-9]+", "_", ct.strip().lower()).strip("_")
+        if norm not in allowed:
+            raise InvalidAnswer("bad_content_type", f"content_type {ct!r} is not one of {allowed}")
+        repairs.append("content_type_spelling")
+        ct = norm
+    return Answer(labels=labels, evidence=evidence, content_type=ct, repairs=repairs)
+
+
+_NORM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _norm(text: str) -> str:
+    return " ".join(_NORM.sub(" ", text.lower()).split())
+
+
+def grounded(evidence: str, article_text: str) -> bool | None:
+    """Whether the evidence quotes the article (case/punctuation-insensitive). ``None`` when the
+    oracle gave no evidence ("", "none", "n/a"). Quotes joined by "..." are checked one by one."""
+    if _norm(evidence) in ("", "none", "n a", "na", "no evidence"):
+        return None
+    text = _norm(article_text)
+    parts = [p for p in (_norm(s) for s in re.split(r"\.\.\.|…|\"\s*;\s*\"", evidence)) if p]
+    return all(p in text for p in parts)
