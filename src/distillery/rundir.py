@@ -51,6 +51,6 @@ def write_json(path: Path, data: Any) -> Path:
 def write_run_json(run_dir: Path, task: str, seed: int, **extra: Any) -> Path:
     return write_json(run_dir / "run.json", {
         "task": task, "seed": seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join(sys.argv) if sys.argv else None,
+        "command": " ".join(["distillery", task, *sys.argv[1:]]),
         "git": git_info(), "versions": versions(), "host": platform.node(), **extra,
     })

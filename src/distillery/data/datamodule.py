@@ -95,6 +95,23 @@ class _Tokenized(TorchDataset):
         return {"input_ids": self.input_ids[i], "labels": self.labels[i], "article": self.article[i]}
 
 
+class LengthGroupedSampler(torch.utils.data.Sampler):
+    """transformers' length grouping (random mega-batches of ``mult * batch_size``, sorted by length
+    inside, longest batch first), re-drawn every epoch. ``mult=None`` is transformers' default
+    (50, or fewer so that there are at least 4 mega-batches)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator, mult: int | None = None):
+        self.lengths, self.batch_size, self.generator, self.mult = lengths, batch_size, generator, mult
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, self.mult, self.generator))
+
+
 class Collator:
     """Pad a batch to its longest view (or to ``pad_to`` tokens, the pad-to-max baseline)."""
 
@@ -166,14 +183,12 @@ class ArticleDataModule(L.LightningDataModule):
         return y.mean(0), y.std(0)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        from transformers.trainer_pt_utils import LengthGroupedSampler
-
         ds = self.data[split]
         bs = int(self.cfg.batch_size if train else self.cfg.get("eval_batch_size", self.cfg.batch_size))
         pad_to = self.strategy.max_tokens if self.cfg.get("pad_to_max", False) else None
         gen = torch.Generator().manual_seed(self.seed)
         if train and self.cfg.get("group_by_length", True):
-            sampler: Any = LengthGroupedSampler(bs, lengths=ds.lengths, generator=gen)
+            sampler: Any = LengthGroupedSampler(ds.lengths, bs, gen, self.cfg.get("megabatch_mult"))
         elif train:
             sampler = torch.utils.data.RandomSampler(ds, generator=gen)
         else:  # evaluation: longest first, no shuffling (deterministic, least padding)

@@ -32,13 +32,20 @@ def _filter_override(ref: str) -> str:
 
 
 def run_hydra(task_fn, config_name: str, argv: list[str]) -> None:
+    """Run ``task_fn`` as a Hydra app over the shipped config tree with ``argv`` as its arguments.
+
+    ``sys.argv[0]`` becomes ``distillery/train/__main__.py`` so that launchers which re-execute
+    the script (Lightning DDP) start the same job.
+    """
+    from pathlib import Path
+
     from hydra import main as hydra_main
 
     from distillery.config import register_resolvers
 
     register_resolvers()
     saved = sys.argv
-    sys.argv = [f"distillery {config_name}", *argv]
+    sys.argv = [str(Path(__file__).with_name("__main__.py")), *argv]
     try:
         hydra_main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task_fn)()
     finally:
