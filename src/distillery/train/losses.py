@@ -149,7 +149,8 @@ class _HybridLoss(nn.Module):
         mse = mse_loss(pred, target)
         if self.lambda_ == 0.0:
             return mse
-        return mse + self.lambda_ * self.ranking(pred, target)
+        # in float32: under bf16 autocast the pair/triplet counts would round (bf16 has 8 mantissa bits)
+        return mse + self.lambda_ * self.ranking(pred.float(), target.float())
 
 
 class HybridPairwiseLoss(_HybridLoss):

@@ -18,6 +18,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hydra.experimental.callback import Callback
+
 from distillery.errors import DistilleryError
 from distillery.paths import shipped
 
@@ -49,7 +51,7 @@ def resolve_sweep(name: str) -> tuple[Path, str]:
     raise DistilleryError(f"no sweep {name!r} (shipped sweeps: {known}; or give a path to a sweep .yaml)")
 
 
-class MakeDirs:
+class MakeDirs(Callback):
     """Hydra callback: create folders before a multirun starts (e.g. the Optuna SQLite study's)."""
 
     def __init__(self, dirs: list[str]):
@@ -58,12 +60,6 @@ class MakeDirs:
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         for d in self.dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None: ...
-    def on_run_end(self, config: Any, **kwargs: Any) -> None: ...
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None: ...
-    def on_job_start(self, config: Any, **kwargs: Any) -> None: ...
-    def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None: ...
 
 
 class sweep_cmd:
@@ -86,5 +82,7 @@ class sweep_cmd:
 
         config_dir, config_name = resolve_sweep(args.name)
         overrides = [o for o in hydra_overrides(args) if o not in ("-m", "--multirun")]
-        run_hydra(task, config_name, ["--multirun", f"--config-dir={config_dir}", *overrides])
+        inspect = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "--package", "-p")
+        mode = [] if any(o.split("=")[0] in inspect for o in overrides) else ["--multirun"]  # --cfg etc. exclude -m
+        run_hydra(task, config_name, [*mode, f"--config-dir={config_dir}", *overrides])
         return 0

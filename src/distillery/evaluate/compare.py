@@ -1,0 +1,302 @@
+"""``distillery compare <sweep dir>``: one table for a Hydra multirun (a sweep).
+
+Reads every job dir of the sweep (``<num>_<override_dirname>/`` with ``metrics.json`` and
+``config.yaml``; a failed job has ``error.log`` instead and is listed as a failed row) and writes,
+into the sweep dir, ``compare.md`` (printed too), ``compare.csv`` and ``compare.png``:
+
+  variant | val MAE | delta vs baseline (%) | val MAE per dimension | train s | inference ms/article
+
+The *variant* is what sets a job apart: the overrides whose value differs between the sweep's
+jobs (from ``.hydra/overrides.yaml``, else the dir name). The *baseline* is the first job whose
+variant (or dir name) contains ``--baseline``; by default the sweep's first successful job.
+Delta % = 100 * (val MAE - baseline val MAE) / baseline val MAE: negative is better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+from distillery.errors import DistilleryError
+
+_NUM = re.compile(r"^(\d+)_?(.*)$")
+
+
+@dataclass
+class Job:
+    dir: Path
+    num: int
+    override_dirname: str
+    overrides: list[str]
+    status: str  # ok | failed | incomplete
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    variant: str = ""
+
+    @property
+    def val(self) -> dict[str, Any]:
+        return self.metrics.get("val", {}) if isinstance(self.metrics.get("val"), dict) else {}
+
+    @property
+    def val_mae(self) -> float | None:
+        v = self.val.get("mae")
+        return float(v) if isinstance(v, (int, float)) else None
+
+    @property
+    def inference_ms(self) -> float | None:
+        v = self.metrics.get("inference_ms_per_article", self.val.get("inference_ms_per_article"))
+        return float(v) if isinstance(v, (int, float)) else None
+
+
+def _is_job_dir(p: Path) -> bool:
+    return p.is_dir() and any((p / f).exists() for f in ("metrics.json", "error.log", "config.yaml", ".hydra"))
+
+
+def _overrides_of(d: Path, dirname: str) -> list[str]:
+    f = d / ".hydra" / "overrides.yaml"
+    if f.is_file():
+        import yaml
+
+        data = yaml.safe_load(f.read_text(encoding="utf-8")) or []
+        if isinstance(data, list):
+            return [str(x) for x in data]
+    # the dir name is key=value pairs joined by ',' (values may hold commas: keep those attached)
+    out: list[str] = []
+    for part in dirname.split(","):
+        if "=" in part or not out:
+            out.append(part)
+        else:
+            out[-1] += "," + part
+    return [o for o in out if o]
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "error"
+
+
+def read_sweep(sweep_dir: Path) -> list[Job]:
+    """The sweep's jobs, by job number. Raises if ``sweep_dir`` holds no job dirs."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise DistilleryError(f"{sweep_dir}: no such folder (give a multirun dir, e.g. outputs/train/multiruns/<time>_<id>)")
+    jobs: list[Job] = []
+    for d in sorted(p for p in sweep_dir.iterdir() if _is_job_dir(p)):
+        m = _NUM.match(d.name)
+        num, dirname = (int(m.group(1)), m.group(2)) if m else (10**9, d.name)
+        job = Job(dir=d, num=num, override_dirname=dirname, overrides=_overrides_of(d, dirname), status="incomplete")
+        if (d / "metrics.json").is_file():
+            try:
+                job.metrics = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+                job.status = "ok" if job.val_mae is not None else "incomplete"
+            except json.JSONDecodeError as e:
+                job.status, job.error = "failed", f"unreadable metrics.json ({e.msg})"
+        if (d / "error.log").is_file() and job.status != "ok":
+            job.status, job.error = "failed", _last_line((d / "error.log").read_text(encoding="utf-8", errors="replace"))
+        if (d / "config.yaml").is_file():
+            import yaml
+
+            job.config = yaml.safe_load((d / "config.yaml").read_text(encoding="utf-8")) or {}
+        jobs.append(job)
+    if not jobs:
+        raise DistilleryError(f"{sweep_dir}: no job dirs (expected <num>_<overrides>/ folders with metrics.json or error.log)")
+    jobs.sort(key=lambda j: (j.num, j.dir.name))
+    _name_variants(jobs)
+    return jobs
+
+
+def _name_variants(jobs: list[Job]) -> None:
+    """variant = the overrides whose key some job lacks or whose value differs across jobs
+    (all of a job's overrides when nothing differs, e.g. a lone job)."""
+    values: dict[str, set[str]] = {}
+    present: dict[str, int] = {}
+    for j in jobs:
+        for k in {o.partition("=")[0] for o in j.overrides}:
+            present[k] = present.get(k, 0) + 1
+        for o in j.overrides:
+            k, _, v = o.partition("=")
+            values.setdefault(k, set()).add(v)
+    for j in jobs:
+        differing = [o for o in j.overrides
+                     if len(values[o.partition("=")[0]]) > 1 or present[o.partition("=")[0]] < len(jobs)]
+        j.variant = ",".join(map(_short, differing)) or ",".join(map(_short, j.overrides)) or j.override_dirname or j.dir.name
+
+
+def _short(override: str) -> str:
+    """``optim.lr=0.0002288113668475521`` -> ``optim.lr=0.0002288`` (Optuna's floats, for reading)."""
+    k, sep, v = override.partition("=")
+    try:
+        f = float(v)
+    except ValueError:
+        return override
+    return f"{k}{sep}{f:.4g}" if len(v) > 8 and "." in v else override
+
+
+def dimension_names(jobs: list[Job]) -> list[str]:
+    names: list[str] = []
+    for j in jobs:
+        for k in j.val:
+            if k.endswith("/mae") and k[:-4] not in names:
+                names.append(k[:-4])
+    return names
+
+
+def pick_baseline(jobs: list[Job], baseline: str | None) -> Job | None:
+    ok = [j for j in jobs if j.status == "ok"]
+    if baseline is None:
+        return ok[0] if ok else None
+    for j in ok:
+        if baseline in j.variant or baseline in j.dir.name:
+            return j
+    raise DistilleryError(f"--baseline {baseline!r} matches no successful job (variants: {', '.join(j.variant for j in jobs)})")
+
+
+def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column names, rows) of the comparison; numbers are floats/None, failed rows mostly None."""
+    dims = dimension_names(jobs)
+    cols = ["job", "variant", "status", "val_mae", "delta_vs_baseline_pct", *[f"{d}/mae" for d in dims],
+            "train_seconds", "inference_ms_per_article", "error"]
+    base = baseline.val_mae if baseline is not None else None
+    rows = []
+    for j in jobs:
+        mae = j.val_mae
+        row: dict[str, Any] = {c: None for c in cols}
+        row.update(job=j.dir.name, variant=j.variant + (" (baseline)" if j is baseline else ""), status=j.status,
+                   val_mae=mae, error=j.error)
+        if mae is not None and base:
+            row["delta_vs_baseline_pct"] = 100.0 * (mae - base) / base
+        for d in dims:
+            v = j.val.get(f"{d}/mae")
+            row[f"{d}/mae"] = float(v) if isinstance(v, (int, float)) else None
+        ts = j.metrics.get("train_seconds")
+        row["train_seconds"] = float(ts) if isinstance(ts, (int, float)) else None
+        row["inference_ms_per_article"] = j.inference_ms
+        rows.append(row)
+    return cols, rows
+
+
+def _cell(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if col == "delta_vs_baseline_pct":
+        return f"{v:+.1f}%"
+    if col == "train_seconds":
+        return f"{v:.0f}"
+    if col == "inference_ms_per_article":
+        return f"{v:.2f}"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v).replace("|", "\\|")
+
+
+HEADERS = {"variant": "variant", "status": "status", "val_mae": "best val MAE", "delta_vs_baseline_pct": "Δ vs baseline",
+           "train_seconds": "train s", "inference_ms_per_article": "inference ms/article", "error": "error"}
+
+
+def markdown(cols: list[str], rows: list[dict[str, Any]], title: str = "") -> str:
+    shown = [c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows))]
+    best = min((r["val_mae"] for r in rows if r["val_mae"] is not None), default=None)
+    head = [HEADERS.get(c, c) for c in shown]
+    lines = ([f"# {title}", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in shown) + "|"]
+    for r in rows:
+        cells = []
+        for c in shown:
+            s = _cell(c, r[c])
+            cells.append(f"**{s}**" if c == "val_mae" and r[c] is not None and r[c] == best else s)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: ("" if r[c] is None else r[c]) for c in cols})
+    return path
+
+
+def bar_chart(rows: list[dict[str, Any]], out: Path, title: str = "") -> Path:
+    from distillery.evaluate.plots import _plt
+
+    plt = _plt()
+    labels = [r["variant"] for r in rows]
+    vals = [r["val_mae"] if r["val_mae"] is not None else 0.0 for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
+    colors = ["tab:gray" if r["status"] != "ok" else ("tab:orange" if "(baseline)" in r["variant"] else "tab:blue") for r in rows]
+    y = list(range(len(rows)))
+    ax.barh(y, vals, color=colors)
+    for i, r in enumerate(rows):
+        txt = f"{r['val_mae']:.3f}" if r["val_mae"] is not None else r["status"]
+        if r["delta_vs_baseline_pct"] is not None and "(baseline)" not in r["variant"]:
+            txt += f" ({r['delta_vs_baseline_pct']:+.1f}%)"
+        ax.text(vals[i], i, " " + txt, va="center", fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="best val MAE (lower is better)", title=title or "sweep comparison")
+    ax.set_xlim(0, max(vals + [1e-9]) * 1.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def compare(sweep_dir: Path, baseline: str | None = None, write: bool = True, quiet: bool = False) -> list[dict[str, Any]]:
+    """Build the comparison of a sweep dir, write compare.{md,csv,png} into it, return the rows."""
+    sweep_dir = Path(sweep_dir)
+    jobs = read_sweep(sweep_dir)
+    base = pick_baseline(jobs, baseline)
+    cols, rows = table(jobs, base)
+    n_ok = sum(j.status == "ok" for j in jobs)
+    group = next((str(j.config["logger"]["group"]) for j in jobs
+                  if isinstance(j.config.get("logger"), dict) and str(j.config["logger"].get("group", "")).startswith("sweep_")), "")
+    name = f"{group} ({sweep_dir.name})" if group else sweep_dir.name
+    title = f"{name}: {n_ok}/{len(jobs)} jobs ok" + (f", baseline {base.variant}" if base else "")
+    md = markdown(cols, rows, title)
+    if not quiet:
+        print(md)
+    if write:
+        (sweep_dir / "compare.md").write_text(md, encoding="utf-8")
+        write_csv(sweep_dir / "compare.csv", cols, rows)
+        bar_chart(rows, sweep_dir / "compare.png", title=name)
+        if not quiet:
+            print(f"written: {sweep_dir / 'compare.md'}, compare.csv, compare.png")
+    return rows
+
+
+class compare_cmd:
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir, e.g. outputs/train/multiruns/<time>_<id>")
+        p.add_argument("--baseline", default=None,
+                       help="substring of the baseline job's variant or dir name (default: the first successful job)")
+        p.add_argument("--no-write", action="store_true", help="print only; don't write compare.{md,csv,png}")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        compare(args.sweep_dir, args.baseline, write=not args.no_write)
+        return 0
+
+
+class CompareCallback(Callback):
+    """Hydra callback (``hydra.callbacks``, set in every sweep file): compare the sweep when a
+    multirun ends. Never fails the sweep: a problem is printed as a warning."""
+
+    def __init__(self, baseline: str | None = None):
+        self.baseline = baseline
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            compare(sweep_dir, self.baseline)
+        except Exception as e:  # noqa: BLE001 - a report, never a dead sweep
+            print(f"warning: could not compare {sweep_dir}: {e}")
