@@ -56,3 +56,10 @@ def test_run_dirs_distinct_in_the_same_second():
 def test_seed_zero_is_kept():
     assert compose(["seed=0"]).seed == 0
     assert compose([]).seed is None
+
+
+def test_slurm_launcher_composes():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose(["hydra/launcher=slurm", "trainer=ddp"])
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.precision == "bf16-mixed"

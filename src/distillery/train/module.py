@@ -54,6 +54,8 @@ class DistillModule(L.LightningModule):
         if not rows:
             return
         pred, true, article = (torch.cat(x) for x in zip(*rows))
+        if self.trainer.world_size > 1:  # every rank evaluates on all articles (padding dupes average out)
+            pred, true, article = (self.all_gather(x.to(self.device)).flatten(0, 1).cpu() for x in (pred, true, article))
         ids, pred = aggregate_views(pred, article, self.aggregate)
         _, true = aggregate_views(true, article, "mean")  # every view carries its article's labels
         metrics = regression_metrics(pred.numpy(), true.numpy(), self.spec)

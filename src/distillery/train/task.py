@@ -100,12 +100,20 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     check_required(cfg)
     quiet_libraries()
     t0 = time.time()
-    seed = int(cfg.seed) if cfg.seed is not None else random.SystemRandom().randrange(2**31)
+    child = _ddp_child()
+    if cfg.seed is not None:
+        seed = int(cfg.seed)
+    elif child:  # a DDP worker re-executed by Lightning: use the seed rank 0 drew
+        seed = int(os.environ[SEED_ENV])
+    else:
+        seed = random.SystemRandom().randrange(2**31)
+        os.environ[SEED_ENV] = str(seed)  # inherited by DDP workers that Lightning starts
     resolved = to_container(cfg)
     resolved["seed"] = seed
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
-    write_run_json(run_dir, "train", seed, seed_generated=cfg.seed is None)
+    if not child:
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
+        write_run_json(run_dir, "train", seed, seed_generated=cfg.seed is None)
     L.seed_everything(seed, workers=True, verbose=False)
 
     spec = load_filter(cfg.filter.name, list(cfg.filters_dirs or []))
@@ -136,6 +144,8 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if has_test:
             trainer.test(module, datamodule=dm, verbose=False)
 
+        if not trainer.is_global_zero:
+            return {}
         y_train = label_matrix(dm.records["train"], spec)
         metrics: dict[str, Any] = {"filter": spec.ref, "seed": seed, "best_checkpoint": best,
                                    "epochs": module.current_epoch, "global_step": module.global_step,
@@ -164,6 +174,14 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             wandb.finish()
 
 
+SEED_ENV = "DISTILLERY_GENERATED_SEED"
+
+
+def _ddp_child() -> bool:
+    """True in the extra processes Lightning's DDP launcher starts (they share rank 0's run dir)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
 def _mk(p: Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
@@ -186,6 +204,8 @@ def task(cfg: DictConfig) -> float:
         if multirun:
             return float("nan")
         raise SystemExit(2 if isinstance(e, DistilleryError) else 1) from None
+    if not m:  # a DDP worker: rank 0 reports
+        return float("nan")
     v = m["val"]
     print(f"val MAE {v['mae']:.4f} | mean-baseline MAE {v['mean_baseline_mae']:.4f} | ratio {v['mae_vs_baseline']:.3f}"
           + (f" | test MAE {m['test']['mae']:.4f}" if "test" in m else "") + f" | {m['train_seconds']:.0f}s")
