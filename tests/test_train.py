@@ -82,6 +82,14 @@ def test_resume_continues_from_checkpoint(smoke_run, capsys):
     assert [h["epoch"] for h in m["history"]] == [0, 1, 2]  # history carried over, then continued
 
 
+def test_model_clearly_learns(capsys):
+    """A short CPU run beats the mean predictor by a wide margin (the default run: see docs)."""
+    _, m = train(capsys, "seed=0", "data.n=800", "trainer.max_epochs=4")
+    assert m["val"]["mae_vs_baseline"] < 0.75, m["val"]
+    assert m["val"]["spearman"] > 0.6
+    assert m["history"][-1]["train_loss"] < 0.6 * m["history"][0]["train_loss"]
+
+
 def test_generated_seed_is_recorded(capsys):
     run, m = train(capsys, "trainer.max_epochs=1", "trainer.limit_train_batches=2")
     info = json.loads((run / "run.json").read_text())
