@@ -139,7 +139,10 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if best:
             state = torch.load(best, map_location="cpu", weights_only=False)
             module.load_state_dict(state["state_dict"], strict=False)
+        t_val = time.perf_counter()
         trainer.validate(module, datamodule=dm, verbose=False)
+        # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
+        inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, len(dm.records["val"]))
         has_test = bool(cfg.test) and len(dm.records["test"]) > 0
         if has_test:
             trainer.test(module, datamodule=dm, verbose=False)
@@ -149,7 +152,8 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         y_train = label_matrix(dm.records["train"], spec)
         metrics: dict[str, Any] = {"filter": spec.ref, "seed": seed, "best_checkpoint": best,
                                    "epochs": module.current_epoch, "global_step": module.global_step,
-                                   "train_seconds": round(train_s, 1), "history": module.history,
+                                   "train_seconds": round(train_s, 1), "inference_ms_per_article": round(inference_ms, 2),
+                                   "history": module.history,
                                    "n": {s: len(r) for s, r in dm.records.items()}, "skipped": len(dm.skipped)}
         for stage in ("val", "test") if has_test else ("val",):
             ev = module.last_eval[stage]
