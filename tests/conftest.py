@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,56 @@ def oracle_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OPENAI_API_KEY", ORACLE_TEST_KEY)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     return ORACLE_TEST_KEY
+
+
+# ---- evaluate / export / package (issue 5) ----------------------------------------------------
+@contextmanager
+def one_torch_thread():
+    """torch on one thread: on a shared 2-core box, 2 OpenMP threads competing with other jobs
+    made the tiny model's forward ~40x slower (1 s vs 26 ms per batch)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def single_threaded():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One short tiny-qwen2 run (256-token context, so some articles are seen whole) shared by
+    the evaluate / export / package tests."""
+    from distillery.cli import main
+
+    out = tmp_path_factory.mktemp("release")
+    with one_torch_thread():
+        assert main(["train", "experiment=smoke", "logger=none", "seed=0", "trainer.max_epochs=2",
+                     "context_strategy.max_tokens=256", f"paths.output_dir={out}"]) == 0
+    return next((out / "train" / "runs").iterdir())
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_run):
+    """:func:`tiny_run`'s checkpoint loaded once (PyTorch, LoRA unmerged) as a predictor."""
+    from distillery.evaluate.predict import load_predictor
+
+    return load_predictor(tiny_run)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory) -> Path:
+    """``distillery export`` of :func:`tiny_run` (fits its calibration first)."""
+    from distillery.export.pipeline import export_run
+
+    out = tmp_path_factory.mktemp("export") / "uplifting_v6"
+    with one_torch_thread():
+        export_run(tiny_run, out, threads=1)
+    return out

@@ -65,6 +65,78 @@ VERBS: dict[str, Verb] = {
         "  distillery train experiment=smoke logger=csv",
         hydra=True,
     ),
+    # ---- research knobs: sweeps and their analysis (docs/sweeps.md) ----
+    "sweep": Verb(
+        "distillery.train.sweeps:sweep_cmd",
+        "run a sweep from sweeps/ (context_length, loss, base_model, hparams) as a Hydra multirun",
+        "distillery sweep context_length                   # trunc512/1024/2048/head_tail, then `compare`\n"
+        "  distillery sweep                                  # list the sweeps\n"
+        "  distillery sweep loss experiment=smoke logger=none\n"
+        "  distillery sweep base_model model=qwen2.5-0.5b,qwen2.5-1.5b trainer=gpu\n"
+        "  distillery sweep hparams hydra.sweeper.n_trials=50  # Optuna, resumable (SQLite study)",
+        hydra=True,
+    ),
+    "compare": Verb(
+        "distillery.evaluate.compare:compare_cmd",
+        "compare the jobs of a sweep (multirun dir): val MAE, delta vs baseline, per-dimension MAE",
+        "distillery compare outputs/train/multiruns/2025-01-01_12-00-00_ab12cd\n"
+        "  distillery compare outputs/train/multiruns/<time>_<id> --baseline trunc512",
+    ),
+    "analyze-lengths": Verb(
+        "distillery.evaluate.lengths:analyze_lengths_cmd",
+        "article lengths in tokens: share of (high-scoring) articles per length bucket and cut by truncation",
+        "distillery analyze-lengths                        # synthetic uplifting/v6 corpus, Qwen2.5 tokens\n"
+        "  distillery analyze-lengths labelled/train.jsonl --filter belonging/v1 --out reports/lengths\n"
+        "  distillery analyze-lengths data.jsonl --tokenizer /models/phi-2 --high-threshold 7",
+    ),
+    # ---- evaluation, calibration and release (docs/export.md) ----
+    "evaluate": Verb(
+        "distillery.evaluate.commands:evaluate_cmd",
+        "evaluate a run, checkpoint or export on labelled data: metrics, tiers, Recall@k/NDCG@k, plots, report",
+        "distillery evaluate outputs/train/runs/<time>_<id>            # its test split\n"
+        "  distillery evaluate outputs/train/runs/<time>_<id> --split val --no-wandb\n"
+        "  distillery evaluate exports/uplifting_v6 --data labelled/holdout.jsonl  # the INT8 ONNX model",
+    ),
+    "calibrate": Verb(
+        "distillery.evaluate.commands:calibrate_cmd",
+        "fit isotonic calibration + conformal confidence on a run's val split (calibration.json, confidence.json)",
+        "distillery calibrate outputs/train/runs/<time>_<id>\n"
+        "  distillery calibrate outputs/train/runs/<time>_<id> --alpha 0.2 --review-threshold 1.5",
+    ),
+    "ensemble": Verb(
+        "distillery.evaluate.commands:ensemble_cmd",
+        "evaluate an ensemble: averaged predictions, member spread as uncertainty",
+        "distillery ensemble outputs/train/runs/<a> outputs/train/runs/<b> outputs/train/runs/<c>\n"
+        "  distillery ensemble exports/seed0 exports/seed1 --data labelled/holdout.jsonl",
+    ),
+    "export": Verb(
+        "distillery.export.commands:export_cmd",
+        "export a run to ONNX (FP32 + INT8) behind a hard parity gate; manifest + model card",
+        "distillery export outputs/train/runs/<time>_<id> --out exports/uplifting_v6\n"
+        "  distillery export <run dir> --out DIR --int8-mae-tol 0.005 --parity-n 128\n"
+        "  distillery export --verify exports/uplifting_v6         # re-run the gate on an export",
+    ),
+    "benchmark": Verb(
+        "distillery.export.commands:benchmark_cmd",
+        "CPU speed of PyTorch FP32 vs ONNX FP32 vs ONNX INT8 per context length (saved to the export dir)",
+        "distillery benchmark exports/uplifting_v6\n"
+        "  distillery benchmark exports/uplifting_v6 --lengths 512 1024 2048 --threads 2 --n 16",
+    ),
+    "package": Verb(
+        "distillery.export.commands:package_cmd",
+        "build a pip-installable scorer wheel (onnxruntime + tokenizers + numpy; no torch) from an export",
+        "distillery package exports/uplifting_v6 --out dist/\n"
+        "  pip install dist/distillery_filter_uplifting_v6-6.0.0-py3-none-any.whl",
+    ),
+    # ---- the project view (docs/dashboard.md) ----
+    "dashboard": Verb(
+        "distillery.dashboard.commands:dashboard_cmd",
+        "index every run (registry) and write a static HTML dashboard: accuracy over time, oracle cost, sweeps, exports",
+        "distillery dashboard                              # outputs/dashboard/index.html, open it in a browser\n"
+        "  distillery dashboard --scan exports/              # also index the export dirs under exports/\n"
+        "  distillery dashboard --serve --port 8765          # http://127.0.0.1:8765, rebuilt on reload\n"
+        "  distillery dashboard --screenshot docs/dashboard.png",
+    ),
 }
 
 

@@ -64,22 +64,38 @@ class ContextStrategy:
         title = (article.get("title") or "").strip()
         return f"{title}\n\n{article['content']}" if title else article["content"]
 
-    def views(self, ids: list[int], tokenizer: Any) -> list[list[int]]:
-        """Token views (with special tokens) of one article's content tokens ``ids``."""
-        prefix, suffix = special_tokens(tokenizer)
-        budget = self.max_tokens - len(prefix) - len(suffix)
+    def budget(self, n_special: int) -> int:
+        """Content tokens one view holds (``max_tokens`` minus the special tokens)."""
+        return self.max_tokens - n_special
+
+    def sees_all(self, n_content: int, n_special: int) -> bool:
+        """Whether the views of an article with ``n_content`` content tokens cover all of it."""
+        budget = self.budget(n_special)
+        if self.kind == "chunked":
+            return n_content <= budget + self.stride * (self.max_chunks - 1)
+        return n_content <= budget
+
+    def view_ids(self, ids: list[int], prefix: list[int], suffix: list[int],
+                 separator_ids: list[int] | None = None) -> list[list[int]]:
+        """Token views of one article's content tokens ``ids``: the tokenizer-agnostic core.
+
+        ``prefix``/``suffix``: the special token ids around a text (see :func:`special_tokens`);
+        ``separator_ids``: ``separator`` tokenized without special tokens (head_tail only). Plain
+        int lists in and out, so an exported scorer reproduces the views with ``tokenizers`` alone.
+        """
+        budget = self.budget(len(prefix) + len(suffix))
 
         def wrap(x: list[int]) -> list[int]:
-            return prefix + x + suffix
+            return list(prefix) + list(x) + list(suffix)
 
         if len(ids) <= budget:
             return [wrap(ids)]
         if self.kind == "truncate":
             return [wrap(ids[:budget])]
         if self.kind == "head_tail":
-            sep = tokenizer.encode(self.separator, add_special_tokens=False)
+            sep = list(separator_ids or [])
             tail = budget - self.head - len(sep)
-            return [wrap(ids[: self.head] + sep + ids[len(ids) - tail :])]
+            return [wrap(list(ids[: self.head]) + sep + list(ids[len(ids) - tail :]))]
         chunks, start = [], 0
         while start < len(ids) and len(chunks) < self.max_chunks:
             chunks.append(wrap(ids[start : start + budget]))
@@ -88,12 +104,29 @@ class ContextStrategy:
             start += self.stride
         return chunks
 
-    def encode(self, texts: list[str], tokenizer: Any) -> tuple[list[list[int]], list[int]]:
-        """Views for a batch of texts, and for each view the index of its text."""
-        all_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    def encode_ids(self, all_ids: list[list[int]], prefix: list[int], suffix: list[int],
+                   separator_ids: list[int] | None = None) -> tuple[list[list[int]], list[int]]:
+        """Views for a batch of tokenized texts, and for each view the index of its text."""
         views, owners = [], []
         for i, ids in enumerate(all_ids):
-            for v in self.views(ids, tokenizer):
+            for v in self.view_ids(ids, prefix, suffix, separator_ids):
                 views.append(v)
                 owners.append(i)
         return views, owners
+
+    def separator_ids(self, tokenizer: Any) -> list[int]:
+        """``separator`` in the tokenizer's ids (empty unless head_tail)."""
+        if self.kind != "head_tail":
+            return []
+        return list(tokenizer.encode(self.separator, add_special_tokens=False))
+
+    def views(self, ids: list[int], tokenizer: Any) -> list[list[int]]:
+        """Token views (with special tokens) of one article's content tokens ``ids``."""
+        prefix, suffix = special_tokens(tokenizer)
+        return self.view_ids(ids, prefix, suffix, self.separator_ids(tokenizer))
+
+    def encode(self, texts: list[str], tokenizer: Any) -> tuple[list[list[int]], list[int]]:
+        """Views for a batch of texts, and for each view the index of its text."""
+        all_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        prefix, suffix = special_tokens(tokenizer)
+        return self.encode_ids(all_ids, prefix, suffix, self.separator_ids(tokenizer))

@@ -1,0 +1,1 @@
+"""Export: ONNX (FP32 + INT8) with a parity gate, manifest, model card, benchmark, packaging."""

@@ -1,0 +1,169 @@
+"""``distillery benchmark``: CPU speed of PyTorch FP32 vs ONNX FP32 vs ONNX INT8 on the same inputs.
+
+Inputs per context length L: ``n`` token views of exactly L tokens (special tokens included),
+cut from real held-out articles (their content ids concatenated), so every backend sees the
+same tensors in the same batches (``batch_size`` views, at most ``batch_tokens`` tokens per
+batch). Plus a ``natural`` row: the held-out articles through each backend's full scoring path
+(the context strategy's views, length-sorted batches) — the workload ``evaluate`` runs.
+
+PyTorch FP32 is the checkpoint with LoRA merged (the fastest PyTorch form; unmerged adapters
+are slower), ``torch.inference_mode``, the same thread count as ONNX Runtime. Each timing is
+the best of ``repeats`` passes after one warm-up batch. Results: ``benchmark.json`` and
+``benchmark.md`` in the export dir (not part of the hashed artifact).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from distillery.export.runtime import length_sorted_batches
+
+
+def _views_of_length(content: list[list[int]], prefix: list[int], suffix: list[int], length: int, n: int) -> list[list[int]]:
+    pool = [t for ids in content for t in ids]
+    body = length - len(prefix) - len(suffix)
+    if not pool or body <= 0:
+        raise ValueError(f"cannot build {length}-token inputs")
+    views, start = [], 0
+    for _ in range(n):
+        chunk = [pool[(start + k) % len(pool)] for k in range(body)]
+        start = (start + body) % len(pool)
+        views.append(list(prefix) + chunk + list(suffix))
+    return views
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), n: int = 16, batch_size: int = 8,
+                  threads: int = 2, backends: Sequence[str] = ("pytorch", "onnx-fp32", "onnx-int8"),
+                  data: str | None = None, repeats: int = 1, batch_tokens: int = 8192,
+                  natural: bool = True, scorer: Any = None) -> dict[str, Any]:
+    """Time every backend on the same inputs; ``scorer``: the source checkpoint already loaded
+    (it is deep-copied before its LoRA is merged)."""
+    import onnxruntime as ort
+    import torch
+
+    from distillery.evaluate.predict import TorchPredictor
+    from distillery.export.manifest import load_manifest
+    from distillery.export.onnx_export import merge_lora
+    from distillery.export.pipeline import _records_for_parity
+    from distillery.export.runtime import OnnxScorer
+    from distillery.models.checkpoint import load_checkpoint
+    from distillery.rundir import versions, write_json
+
+    export_dir = Path(export_dir)
+    m = load_manifest(export_dir)
+    torch.set_num_threads(int(threads))
+    rt = {v: OnnxScorer(export_dir, v, threads=threads, batch_size=batch_size) for v in ("fp32", "int8")
+          if f"onnx-{v}" in backends}
+    any_rt = next(iter(rt.values())) if rt else OnnxScorer(export_dir, "int8", threads=threads)
+    spec = any_rt.spec
+    run = Path(m["source"]["run_dir"]) if m["source"].get("run_dir") else Path(m["source"]["checkpoint"])
+    records, desc = _records_for_parity(run, spec, data, max(n, 64))
+    content = any_rt.content_ids(records)
+    torch_pred = None
+    if "pytorch" in backends:
+        if scorer is not None:
+            import copy
+
+            scorer = copy.copy(scorer)
+            scorer.model = copy.deepcopy(scorer.model)
+        else:
+            scorer = load_checkpoint(m["source"]["checkpoint"])
+        merge_lora(scorer.model)
+        scorer.model.eval()
+        torch_pred = TorchPredictor(scorer, batch_size=batch_size)
+
+    def run_views(backend: str, views: list[list[int]], bs: int) -> None:
+        if backend == "pytorch":
+            torch_pred.batch_size = bs
+            torch_pred.run_views(views)
+        else:
+            r = rt[backend.split("-")[1]]
+            r.batch_size = bs
+            r.run_views(views)
+
+    rows: list[dict[str, Any]] = []
+    for L in lengths:
+        views = _views_of_length(content, any_rt.prefix, any_rt.suffix, int(L), n)
+        bs = max(1, min(batch_size, batch_tokens // int(L)))
+        for b in backends:
+            run_views(b, views[:bs], bs)  # warm-up
+            secs = _time(lambda: run_views(b, views, bs), repeats)
+            rows.append({"length": int(L), "backend": b, "n": n, "batch_size": bs, "seconds": secs,
+                         "ms_per_article": 1000 * secs / n, "articles_per_s": n / secs})
+            print(f"L={L:5d} {b:10s} batch {bs:2d}: {1000 * secs / n:9.1f} ms/article  {n / secs:8.2f} articles/s", flush=True)
+    if natural:
+        nat = records[:n * 4]
+        for b in backends:
+            if b == "pytorch":
+                torch_pred.batch_size = batch_size
+                fn: Callable[[], Any] = lambda: torch_pred.predict(nat)
+            else:  # as shipped: batch 1 for batch-dependent (dynamic INT8) models
+                r = rt[b.split("-")[1]]
+                r.batch_size = 8 if m["models"][b.split("-")[1]].get("batch_invariant", True) else 1
+                fn = lambda r=r: r.predict_raw(nat)
+            fn() if len(nat) <= 16 else None
+            secs = _time(fn, repeats)
+            bsz = torch_pred.batch_size if b == "pytorch" else rt[b.split("-")[1]].batch_size
+            rows.append({"length": "natural", "backend": b, "n": len(nat), "batch_size": bsz, "seconds": secs,
+                         "ms_per_article": 1000 * secs / len(nat), "articles_per_s": len(nat) / secs})
+            print(f"natural ({m['context_strategy']['kind']} {m['context_strategy']['max_tokens']}) {b:10s}: "
+                  f"{1000 * secs / len(nat):9.1f} ms/article  {len(nat) / secs:8.2f} articles/s", flush=True)
+    for r in rows:
+        base = next((x for x in rows if x["length"] == r["length"] and x["backend"] == "pytorch"), None)
+        r["speedup_vs_pytorch"] = base["seconds"] / base["n"] / (r["seconds"] / r["n"]) if base else None
+    result = {
+        "export": str(export_dir), "model": m.get("base_model", {}).get("name"), "filter": m.get("filter"),
+        "int8_config": m.get("parity", {}).get("int8_config"), "threads": int(threads),
+        "torch_threads": torch.get_num_threads(), "ort_intra_op_threads": int(threads),
+        "ort_graph_optimization": "ORT_ENABLE_ALL", "cpu": _cpu(), "cores": _cores(), "data": desc,
+        "versions": {k: v for k, v in versions().items() if k in ("torch", "onnxruntime", "transformers", "python")},
+        "ort_providers": ort.get_available_providers(), "rows": rows, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(export_dir / "benchmark.json", result)
+    (export_dir / "benchmark.md").write_text(markdown(result))
+    print(markdown(result))
+    return result
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+
+
+def markdown(res: dict[str, Any]) -> str:
+    L = [f"Benchmark of `{res['export']}` ({res['model']}, {res['filter']}; INT8 `{res['int8_config']}`), "
+         f"{res['threads']} threads for every backend (torch {res['torch_threads']}, ORT intra-op {res['ort_intra_op_threads']}), "
+         f"{res['cpu']} ({res['cores']} cores visible), torch {res['versions'].get('torch')}, onnxruntime "
+         f"{res['versions'].get('onnxruntime')}.", "",
+         "| context | backend | batch | ms/article | articles/s | vs PyTorch FP32 |", "|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        sp = f"{r['speedup_vs_pytorch']:.2f}x" if r.get("speedup_vs_pytorch") else "–"
+        L.append(f"| {r['length']} | {r['backend']} | {r['batch_size']} | {r['ms_per_article']:.1f} | "
+                 f"{r['articles_per_s']:.2f} | {sp} |")
+    return "\n".join(L) + "\n"

@@ -1,0 +1,67 @@
+"""``manifest.json``: what an export is, how it was made, how it scored, and a SHA-256 per file.
+
+Keys: ``format``, ``filter`` (ref) / ``filter_file``, ``dimensions`` (ONNX output order),
+``scale`` (0-10, clamp after calibration; the target de-standardisation is inside the graph),
+``context_strategy`` + ``tokens`` (special-token prefix/suffix, separator, pad ids),
+``tokenizer_file``, ``models`` (fp32 / int8: file, opset, exporter, quantization settings),
+``base_model`` (name, source, path / package + version, revision), ``lora`` (its config; merged),
+``parity`` (the gate's numbers), ``source`` (run dir, checkpoint, data config, git),
+``versions`` and ``files`` (relative path -> {sha256, bytes}) for every other file of the export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from distillery.export.runtime import MANIFEST
+
+
+def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while b := fh.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def hash_files(root: Path, exclude: tuple[str, ...] = (MANIFEST,)) -> dict[str, dict[str, Any]]:
+    """{relative path: {sha256, bytes}} for every file under ``root`` (except the manifest)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel not in exclude and not rel.startswith("benchmark"):
+            out[rel] = {"sha256": sha256(p), "bytes": p.stat().st_size}
+    return out
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
+    manifest = dict(manifest)
+    manifest["files"] = hash_files(root)
+    path = root / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return path
+
+
+def load_manifest(root: Path) -> dict[str, Any]:
+    return json.loads((Path(root) / MANIFEST).read_text())
+
+
+def verify_hashes(root: Path, manifest: dict[str, Any] | None = None) -> list[str]:
+    """Problems (missing / changed / unlisted model files); empty when every hash matches."""
+    root = Path(root)
+    manifest = manifest or load_manifest(root)
+    problems = []
+    files = manifest.get("files", {})
+    for rel, info in files.items():
+        p = root / rel
+        if not p.is_file():
+            problems.append(f"{rel}: missing")
+        elif sha256(p) != info["sha256"]:
+            problems.append(f"{rel}: SHA-256 differs from the manifest")
+    for v in manifest.get("models", {}).values():
+        if v["file"] not in files:
+            problems.append(f"{v['file']}: model file not listed in the manifest")
+    return problems

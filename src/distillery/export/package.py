@@ -1,0 +1,133 @@
+"""``distillery package``: an export dir -> a pip-installable scorer wheel for one filter.
+
+The wheel holds the INT8 model, tokenizer, filter spec, calibration, confidence, manifest and
+model card, plus a small API (``score``, ``score_batch``, ``load``; ``python -m <pkg>``). It
+depends on onnxruntime, tokenizers, numpy, pyyaml and pydantic only: no torch, no transformers.
+
+The scoring logic is not rewritten for the wheel: the distillery modules the exported runtime
+uses are *vendored* (copied at build time into ``<pkg>/_distillery/``, their
+``distillery.`` imports rewritten to ``<pkg>._distillery.``), so the package computes exactly
+what ``distillery`` computes for the same export. Building fails if a vendored module imports a
+distillery module that is not vendored.
+
+The wheel is written directly (zip + dist-info with RECORD hashes, PEP 427): no build backend
+or network is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from distillery.errors import DistilleryError
+
+VENDORED = (
+    "errors.py",
+    "filters/spec.py",
+    "filters/prefilter.py",
+    "data/context.py",
+    "evaluate/calibration.py",
+    "evaluate/confidence.py",
+    "export/runtime.py",
+)
+REQUIRES = ("onnxruntime>=1.17", "tokenizers>=0.15", "numpy>=1.24", "pyyaml>=6", "pydantic>=2.6")
+MODEL_FILES = ("model.int8.onnx", "model.int8.onnx.data", "tokenizer.json", "filter.yaml", "calibration.json",
+               "confidence.json", "MODEL_CARD.md")
+_IMPORT = re.compile(r"^(\s*)(from|import)\s+distillery(\.[\w.]+)?", re.MULTILINE)
+_PKG = Path(__file__).resolve().parents[1]  # src/distillery
+
+
+def names_for(spec_name: str, spec_version: int, name: str | None) -> tuple[str, str]:
+    """(distribution name, import name)."""
+    dist = name or f"distillery-filter-{spec_name}-v{spec_version}"
+    dist = re.sub(r"[-_.]+", "-", dist).lower()
+    return dist, dist.replace("-", "_")
+
+
+def vendor_source(rel: str, import_name: str) -> str:
+    """A distillery module's source with its distillery imports pointed at the vendored copy."""
+    src = (_PKG / rel).read_text(encoding="utf-8")
+    vendored_modules = {"distillery." + v[:-3].replace("/", ".") for v in VENDORED}
+    for m in _IMPORT.finditer(src):
+        mod = "distillery" + (m.group(3) or "")
+        if mod not in vendored_modules and mod != "distillery":
+            raise DistilleryError(f"vendoring {rel}: it imports {mod}, which is not vendored into the package")
+    return _IMPORT.sub(lambda m: f"{m.group(1)}{m.group(2)} {import_name}._distillery{m.group(3) or ''}", src)
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: str | None = None) -> Path:
+    from distillery.export.manifest import load_manifest, sha256, verify_hashes
+    from distillery.filters.spec import parse_spec
+
+    export_dir, out = Path(export_dir), Path(out)
+    manifest = load_manifest(export_dir)
+    problems = verify_hashes(export_dir, manifest)
+    if problems:
+        raise DistilleryError(f"{export_dir}: refusing to package, files differ from the manifest: {'; '.join(problems)}")
+    if "int8" not in manifest.get("models", {}) or "int8" not in manifest.get("parity", {}):
+        raise DistilleryError(f"{export_dir}: no INT8 model that passed the parity gate")
+    spec = parse_spec(export_dir / manifest["filter_file"])
+    dist, imp = names_for(spec.name, spec.version, name)
+    version = version or f"{spec.version}.0.0"
+    files: dict[str, bytes] = {}
+
+    # model folder: the shipped files + a manifest describing exactly them
+    for f in MODEL_FILES:
+        if (export_dir / f).is_file():
+            files[f"{imp}/model/{f}"] = (export_dir / f).read_bytes()
+    pm: dict[str, Any] = {k: v for k, v in manifest.items() if k != "files"}
+    pm["models"] = {"int8": manifest["models"]["int8"]}
+    pm["package"] = {"name": dist, "import_name": imp, "version": version,
+                     "export_manifest_sha256": sha256(export_dir / "manifest.json")}
+    pm["files"] = {p.split("/model/", 1)[1]: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
+                   for p, b in files.items()}
+    files[f"{imp}/model/manifest.json"] = (json.dumps(pm, indent=2, default=str) + "\n").encode()
+
+    # vendored distillery modules
+    files[f"{imp}/_distillery/__init__.py"] = b'"""distillery modules vendored by `distillery package` (do not edit)."""\n'
+    for rel in VENDORED:
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            files.setdefault(f"{imp}/_distillery/{'/'.join(parts[:i])}/__init__.py", b"")
+        files[f"{imp}/_distillery/{rel}"] = vendor_source(rel, imp).encode()
+
+    # the API
+    fmt = {"ref": spec.ref, "n_dims": len(spec.dimensions), "int8_config": manifest["parity"].get("int8_config", "?"),
+           "import_name": imp, "version": version, "dimensions": spec.dimension_names}
+    tdir = Path(__file__).with_name("template")
+    for t in ("__init__.py", "__main__.py"):
+        files[f"{imp}/{t}"] = (tdir / f"{t}.tmpl").read_text(encoding="utf-8").format(**fmt).encode()
+
+    # dist-info
+    di = f"{imp}-{version}.dist-info"
+    card = (export_dir / "MODEL_CARD.md").read_text(encoding="utf-8") if (export_dir / "MODEL_CARD.md").is_file() else ""
+    meta = [f"Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}",
+            f"Summary: {spec.ref} article scorer (INT8 ONNX), generated by distillery", "Requires-Python: >=3.10",
+            *[f"Requires-Dist: {r}" for r in REQUIRES], "Description-Content-Type: text/markdown", "", card]
+    files[f"{di}/METADATA"] = "\n".join(meta).encode()
+    files[f"{di}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: distillery package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{di}/top_level.txt"] = f"{imp}\n".encode()
+    record = [f"{p},{_record_hash(b)},{len(b)}" for p, b in files.items()] + [f"{di}/RECORD,,"]
+    files[f"{di}/RECORD"] = ("\n".join(record) + "\n").encode()
+
+    out.mkdir(parents=True, exist_ok=True)
+    wheel = out / f"{imp}-{version}-py3-none-any.whl"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for p, b in files.items():
+            info = zipfile.ZipInfo(p, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, b)
+    wheel.write_bytes(buf.getvalue())
+    return wheel

@@ -1,0 +1,303 @@
+"""``distillery export``: a training run -> an export dir that passed the parity gate.
+
+    export dir/
+      manifest.json        see distillery.export.manifest (SHA-256 of every other file)
+      MODEL_CARD.md        generated model card
+      model.fp32.onnx      LoRA merged; backbone + pooling + head + de-standardisation
+      model.int8.onnx      the shipped model (the first INT8 configuration that passed)
+      tokenizer.json       (+ the rest of the checkpoint's tokenizer files)
+      filter.yaml          the filter spec
+      calibration.json     isotonic calibration (copied from the run, or fitted with --calibrate)
+      confidence.json      conformal confidence
+      parity.json          the gate's full numbers (also in the manifest)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from distillery.errors import DistilleryError
+from distillery.export.parity import GateConfig, format_int8_row, fp32_parity, int8_check, tokenizer_parity
+from distillery.export.quantize import CONFIGS, LADDER, Int8Config
+
+log = logging.getLogger("distillery.export")
+
+FP32_FILE, INT8_FILE = "model.fp32.onnx", "model.int8.onnx"
+
+
+class GateFailed(DistilleryError):
+    """The parity gate failed; the message holds the numbers."""
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _base_model_info(meta: dict[str, Any], scorer: Any) -> dict[str, Any]:
+    from importlib import metadata
+
+    cfg = meta.get("model", {})
+    info = {k: cfg.get(k) for k in ("name", "source", "path", "package", "gguf_file", "arch", "init_seed", "dtype")}
+    info["loaded_from"] = meta.get("source")
+    if cfg.get("package"):
+        try:
+            info["package_version"] = metadata.version(cfg["package"].replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            info["package_version"] = None
+    backbone = scorer.model.backbone
+    config = getattr(backbone, "config", None)
+    info["revision"] = getattr(config, "_commit_hash", None) if config is not None else None
+    info["model_type"] = getattr(config, "model_type", None)
+    info["parameters"] = int(sum(p.numel() for p in backbone.parameters()))
+    return info
+
+
+def _records_for_parity(run: Path, spec: Any, data: str | None, n: int) -> tuple[list[dict], str]:
+    from distillery.evaluate.commands import load_eval_records
+
+    if data:
+        return load_eval_records(run, spec, data, None, n)
+    try:
+        return load_eval_records(run, spec, None, "test", n)
+    except DistilleryError:
+        return load_eval_records(run, spec, None, "val", n)
+
+
+def _write_scaffold(out: Path, scorer: Any, run: Path | None, ckpt: Path, use_calibration: bool = True) -> dict[str, Any]:
+    """Copy tokenizer, spec, calibration; return the manifest's static part."""
+    from distillery.data.context import special_tokens
+    from distillery.evaluate.calibration import CALIBRATION_FILE
+    from distillery.evaluate.confidence import CONFIDENCE_FILE
+
+    tok = scorer.tokenizer
+    tok_dir = ckpt / "tokenizer"
+    for f in tok_dir.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, out / f.name)
+    if not (out / "tokenizer.json").is_file():
+        raise DistilleryError(f"{tok_dir}: no tokenizer.json (a fast tokenizer is required for export)")
+    shutil.copyfile(ckpt / "filter.yaml", out / "filter.yaml")
+    art = run or ckpt
+    for name in (CALIBRATION_FILE, CONFIDENCE_FILE):
+        if use_calibration and (art / name).is_file():
+            shutil.copyfile(art / name, out / name)
+    prefix, suffix = special_tokens(tok)
+    return {
+        "format": 1, "filter": scorer.spec.ref, "filter_file": "filter.yaml", "dimensions": scorer.spec.dimension_names,
+        "scale": {"min": 0.0, "max": 10.0, "outputs": "raw 0-10 (de-standardised inside the graph); calibrate, then clamp"},
+        "pooling": scorer.meta.get("pooling"), "context_strategy": scorer.strategy.to_dict(),
+        "tokens": {"prefix": list(prefix), "suffix": list(suffix), "separator": scorer.strategy.separator_ids(tok),
+                   "pad_id": int(tok.pad_token_id)},
+        "tokenizer_file": "tokenizer.json",
+    }
+
+
+def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: int | None = None,
+               gate: GateConfig = GateConfig(), int8_configs: Sequence[str] | None = None, parity_data: str | None = None,
+               calibrate: str = "auto", threads: int | None = None, force: bool = False,
+               optimize: bool = True) -> dict[str, Any]:
+    """Export, gate and describe. Raises GateFailed (after writing parity.json) if the gate fails."""
+    import torch
+
+    from distillery.evaluate.calibration import CALIBRATION_FILE
+    from distillery.evaluate.commands import calibrate_target
+    from distillery.evaluate.predict import TorchPredictor, run_dir_of
+    from distillery.export.card import render
+    from distillery.export.manifest import write_manifest
+    from distillery.export.onnx_export import export_fp32, merge_lora
+    from distillery.export.runtime import OnnxScorer
+    from distillery.models.checkpoint import load_checkpoint
+    from distillery.rundir import git_info, versions, write_json
+
+    target = Path(target)
+    run = run_dir_of(target)
+    ckpt = run / "checkpoint" if run else target
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise DistilleryError(f"{out}: exists and is not empty (use --force to overwrite)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(int(threads))
+    t0 = time.perf_counter()
+    scorer = load_checkpoint(ckpt)
+    spec = scorer.spec
+    predictor = TorchPredictor(scorer, batch_size=8)
+    if calibrate not in ("auto", "refit", "none"):
+        raise ValueError(f"calibrate must be auto, refit or none, got {calibrate!r}")
+    has_cal = ((run or ckpt) / CALIBRATION_FILE).is_file()
+    if calibrate == "refit" or (calibrate == "auto" and not has_cal and run is not None):
+        _say("fitting calibration + confidence on the run's val split (as `distillery calibrate`)")
+        calibrate_target(target, predictor=predictor)
+    records, desc = _records_for_parity(run or ckpt, spec, parity_data, gate.n)
+    true = np.array([spec.labels_vector(r["labels"]) for r in records])
+    _say(f"parity set: {len(records)} articles ({desc})")
+    ref = predictor.predict(records)  # the PyTorch model as trained (LoRA unmerged)
+    hf_ids = predictor.content_ids(records)
+
+    manifest = _write_scaffold(out, scorer, run, ckpt, calibrate != "none")
+    base = _base_model_info(scorer.meta, scorer)
+    lora = merge_lora(scorer.model)
+    _say(f"exporting FP32 ONNX ({exporter})")
+    facts = export_fp32(scorer.model, out / FP32_FILE, exporter, opset)
+    if optimize:
+        from distillery.export.optimize import optimize_fp32
+
+        facts["graph_optimization"] = optimize_fp32(out / FP32_FILE, scorer.model.backbone.config, facts["external_data"])
+        if facts["graph_optimization"]["applied"]:
+            _say(f"fused FP32 graph: {facts['graph_optimization']['fused']}")
+    manifest["models"] = {"fp32": {"file": FP32_FILE, **facts, "batch_invariant": True}}
+    manifest["base_model"], manifest["lora"] = base, lora
+    data_cfg, cache = _data_config(run)
+    train_metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
+    oracles = Counter(str(r.get("oracle", "unknown")) for r in records)
+    manifest["source"] = {"run_dir": str(run) if run else None, "checkpoint": str(ckpt), "data": data_cfg,
+                          "cache_dir": cache, "data_desc": desc, "oracles": dict(oracles),
+                          "training_metrics": {k: train_metrics.get(k) for k in ("n", "val", "test", "seed", "epochs")},
+                          "git": git_info()}
+    manifest["versions"] = versions()
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+    # ---- gate 1: FP32 ONNX vs PyTorch -------------------------------------------------------
+    rt32 = OnnxScorer(out, "fp32", threads=threads, calibrated=False)
+    tok = tokenizer_parity(hf_ids, rt32.content_ids(records))
+    raw32, _, _ = rt32.predict_raw(records)
+    p32 = fp32_parity(ref.raw, raw32, gate.fp32_atol)
+    p32["tokenizer"] = tok
+    p32["passed"] = bool(p32["passed"] and tok["passed"])
+    _say(f"FP32 parity: max |ONNX - PyTorch| {p32['max_abs_diff']:.2e} (tolerance {gate.fp32_atol:g}), "
+         f"tokenizer mismatches {tok['mismatched_articles']}/{tok['n']} -> {'PASS' if p32['passed'] else 'FAIL'}")
+    parity: dict[str, Any] = {"gate": gate.to_dict(), "data": desc, "n": len(records), "fp32": p32, "int8_tried": []}
+    if not p32["passed"]:
+        write_json(out / "parity.json", parity)
+        raise GateFailed(f"FP32 ONNX parity failed: max |diff| {p32['max_abs_diff']:.3e} > {gate.fp32_atol:g} or "
+                         f"{tok['mismatched_articles']} tokenizer mismatches (details in {out / 'parity.json'})")
+
+    # ---- gate 2: INT8 vs FP32 on task metrics -------------------------------------------------
+    from distillery.evaluate.calibration import Calibration
+
+    cal = Calibration.load(out / CALIBRATION_FILE) if (out / CALIBRATION_FILE).is_file() else None
+    chosen, parity["int8_tried"] = int8_ladder(out, manifest, records, raw32, true, spec, cal, gate, int8_configs,
+                                               facts["external_data"], threads)
+    write_json(out / "parity.json", parity)
+    if chosen is None:
+        rows = "\n  ".join(format_int8_row(t["config"], t) for t in parity["int8_tried"])
+        raise GateFailed(f"no INT8 configuration passed the gate (MAE tolerance {gate.int8_mae_tol:.2%}):\n  {rows}")
+    cfg, q, r = chosen
+    parity["int8"] = r
+    parity["int8_config"] = cfg.name
+    manifest["parity"] = parity
+    manifest["models"]["int8"] = {"file": INT8_FILE, "opset": facts["opset"], "quantization": q,
+                                  "batch_invariant": cfg.method != "dynamic",
+                                  "batch_invariance_max_diff": r["batch_invariance_max_diff"]}
+    manifest["calibration"] = _json_or_none(out / CALIBRATION_FILE)
+    manifest["confidence"] = _json_or_none(out / "confidence.json")
+    manifest["export_seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(out / "parity.json", parity)
+    (out / "MODEL_CARD.md").write_text(render(manifest, spec))
+    write_manifest(out, manifest)
+    _say(f"INT8 config `{cfg.name}` passed; export dir: {out}")
+    return manifest
+
+
+def int8_ladder(out: Path, manifest: dict[str, Any], records: Sequence[dict], raw32: np.ndarray, true: np.ndarray,
+                spec: Any, cal: Any, gate: GateConfig, int8_configs: Sequence[str] | None = None,
+                external_data: bool = False, threads: int | None = None) -> tuple[tuple | None, list[dict]]:
+    """Quantize with each configuration in turn until one passes the INT8 gate.
+
+    Returns ((config, quantization facts, gate numbers) of the first that passed, or None, and
+    the numbers of every configuration tried). On failure no INT8 model is left in ``out``.
+    """
+    from distillery.export.quantize import quantize
+    from distillery.export.runtime import OnnxScorer
+
+    configs = [CONFIGS[c] for c in int8_configs] if int8_configs else list(LADDER)
+    tried: list[dict] = []
+    for cfg in configs:
+        q = quantize(out / FP32_FILE, out / INT8_FILE, cfg, external_data=external_data)
+        manifest["models"]["int8"] = {"file": INT8_FILE, "quantization": q, "batch_invariant": cfg.method != "dynamic"}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        rt8 = OnnxScorer(out, "int8", threads=threads, calibrated=False)
+        raw8, _, _ = rt8.predict_raw(records)
+        r = int8_check(spec, cal, raw32, raw8, true, gate)
+        # dynamic INT8 quantizes activations per tensor, i.e. over the whole padded batch: an
+        # article's score then depends on its batch-mates. Measured here, reported in the manifest.
+        k = min(8, len(records))
+        batched = OnnxScorer(out, "int8", threads=threads, batch_size=8, calibrated=False).predict_raw(records[:k])[0]
+        single = np.concatenate([rt8.predict_raw([x])[0] for x in records[:k]])
+        r["batch_invariance_max_diff"] = float(np.abs(single - batched).max())
+        r["scoring_batch_size"] = rt8.batch_size
+        tried.append({"config": cfg.name, **r})
+        _say("INT8 " + format_int8_row(cfg.name, r))
+        if r["passed"]:
+            return (cfg, q, r), tried
+    (out / INT8_FILE).unlink(missing_ok=True)
+    manifest["models"].pop("int8", None)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return None, tried
+
+
+def _json_or_none(p: Path) -> dict | None:
+    if not p.is_file():
+        return None
+    d = json.loads(p.read_text())
+    return {k: v for k, v in d.items() if k not in ("dimensions", "groups")} | ({"groups": d["groups"]} if "groups" in d else {})
+
+
+def _data_config(run: Path | None) -> tuple[dict | None, str | None]:
+    if run is None:
+        return None, None
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(run / "config.yaml"), resolve=False)
+    return cfg.get("data"), (cfg.get("paths") or {}).get("cache_dir")
+
+
+def verify_export(export_dir: Path, threads: int | None = None, gate: GateConfig | None = None,
+                  scorer: Any = None) -> dict[str, Any]:
+    """Re-run the hash check and the parity gate of an export against its source checkpoint
+    (``scorer``: that checkpoint already loaded, unmerged)."""
+    from distillery.evaluate.predict import TorchPredictor
+    from distillery.export.manifest import load_manifest, verify_hashes
+    from distillery.export.runtime import OnnxScorer
+    from distillery.models.checkpoint import load_checkpoint
+
+    export_dir = Path(export_dir)
+    m = load_manifest(export_dir)
+    gate = gate or GateConfig(**m["parity"]["gate"])
+    problems = verify_hashes(export_dir, m)
+    ckpt = Path(m["source"]["checkpoint"])
+    if not ckpt.exists():
+        raise DistilleryError(f"source checkpoint {ckpt} is gone: cannot re-run the parity gate")
+    scorer = scorer or load_checkpoint(ckpt)
+    spec = scorer.spec
+    run = Path(m["source"]["run_dir"]) if m["source"].get("run_dir") else None
+    records, desc = _records_for_parity(run or ckpt, spec, None, gate.n)
+    true = np.array([spec.labels_vector(r["labels"]) for r in records])
+    ref = TorchPredictor(scorer, batch_size=8).predict(records)
+    rt32 = OnnxScorer(export_dir, "fp32", threads=threads, calibrated=False)
+    raw32, _, _ = rt32.predict_raw(records)
+    p32 = fp32_parity(ref.raw, raw32, gate.fp32_atol)
+    raw8, _, _ = OnnxScorer(export_dir, "int8", threads=threads, calibrated=False).predict_raw(records)
+    from distillery.evaluate.calibration import CALIBRATION_FILE, Calibration
+
+    cal = Calibration.load(export_dir / CALIBRATION_FILE) if (export_dir / CALIBRATION_FILE).is_file() else None
+    r8 = int8_check(spec, cal, raw32, raw8, true, gate)
+    _say(f"hashes: {'OK' if not problems else '; '.join(problems)}")
+    _say(f"FP32 parity: max |ONNX - PyTorch| {p32['max_abs_diff']:.3e} (tolerance {gate.fp32_atol:g}) -> "
+         f"{'PASS' if p32['passed'] else 'FAIL'}")
+    _say("INT8 " + format_int8_row(m["models"]["int8"]["quantization"]["name"], r8))
+    res = {"hashes": problems, "fp32": p32, "int8": r8, "n": len(records), "data": desc}
+    if problems or not p32["passed"] or not r8["passed"]:
+        raise GateFailed(f"{export_dir}: verification failed (hashes: {len(problems)} problem(s); FP32 max |diff| "
+                         f"{p32['max_abs_diff']:.3e}; INT8 MAE {r8['mae_rel_change']:+.2%})")
+    return res

@@ -1,0 +1,185 @@
+"""Score articles with an exported model: ONNX Runtime + ``tokenizers`` + numpy, no torch.
+
+This module is what ``distillery`` uses to score an export dir *and* what a packaged filter
+wheel runs (``distillery package`` vendors it, with the modules it imports, into the wheel), so
+the two cannot drift. It imports only numpy, onnxruntime, tokenizers and these distillery
+modules, which import nothing heavier than numpy, pyyaml and pydantic:
+
+  filters.spec        clamp -> weighted average -> gatekeeper -> tier (the only copy)
+  filters.prefilter   passed_prefilter
+  data.context        the context strategy's views, on plain token-id lists
+  evaluate.calibration / evaluate.confidence   isotonic maps, conformal intervals
+
+Scoring path for a batch of articles: title + content -> content token ids (the export's
+``tokenizer.json``, no special tokens) -> the context strategy's views (special-token prefix,
+suffix and separator ids recorded in the manifest) -> length-sorted, right-padded batches ->
+ONNX model (raw 0-10 outputs per view) -> per-article aggregation (mean/max over views) ->
+calibration -> clamp -> weighted average -> tier; plus conformal confidence and the prefilter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from distillery.data.context import ContextStrategy
+from distillery.evaluate.calibration import CALIBRATION_FILE, Calibration
+from distillery.evaluate.confidence import CONFIDENCE_FILE, Conformal
+from distillery.filters.prefilter import Prefilter
+from distillery.filters.spec import FilterSpec, parse_spec
+
+MANIFEST = "manifest.json"
+VARIANTS = ("int8", "fp32")
+
+
+def aggregate(pred: np.ndarray, owners: Sequence[int], n: int, how: str = "mean") -> np.ndarray:
+    """Per-article predictions (n, N) from per-view ones (V, N) and each view's article index."""
+    pred = np.asarray(pred, dtype=np.float64)
+    owners = np.asarray(owners, dtype=np.int64)
+    if how == "max":
+        out = np.full((n, pred.shape[1]), -np.inf)
+        np.maximum.at(out, owners, pred)
+        return out
+    out = np.zeros((n, pred.shape[1]))
+    np.add.at(out, owners, pred)
+    return out / np.bincount(owners, minlength=n).clip(min=1)[:, None]
+
+
+def length_sorted_batches(views: Sequence[Sequence[int]], batch_size: int, pad_id: int,
+                          max_batch_tokens: int | None = None) -> Iterable[tuple[list[int], np.ndarray, np.ndarray]]:
+    """(view indices, input_ids, attention_mask) batches, longest first, right-padded per batch."""
+    order = sorted(range(len(views)), key=lambda i: -len(views[i]))
+    i = 0
+    while i < len(order):
+        width = len(views[order[i]])
+        size = batch_size if not max_batch_tokens else max(1, min(batch_size, max_batch_tokens // max(width, 1)))
+        idx = order[i : i + size]
+        ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for r, v in enumerate(idx):
+            ids[r, : len(views[v])] = views[v]
+            mask[r, : len(views[v])] = 1
+        yield idx, ids, mask
+        i += size
+
+
+def finalize(spec: FilterSpec, raw: Any, calibration: Calibration | None = None,
+             conformal: Conformal | None = None, cut: Any = None) -> dict[str, Any]:
+    """Raw per-article outputs -> calibrated, clamped scores, weighted average, tier, confidence."""
+    raw = np.asarray(raw, dtype=np.float64)
+    scores = spec.clamp(calibration.apply(raw) if calibration is not None else raw)
+    wa = spec.weighted_average(scores)
+    out: dict[str, Any] = {"scores": scores, "weighted_average": wa, "tier": spec.tier(wa)}
+    if conformal is not None:
+        out["confidence"] = conformal.assess(scores, wa, np.zeros(len(raw), bool) if cut is None else cut)
+    return out
+
+
+class OnnxScorer:
+    """An export dir (or a packaged filter's model folder) loaded for scoring.
+
+    ``variant``: ``int8`` (what ships) or ``fp32``. ``threads``: ONNX Runtime intra-op threads
+    (None: ORT's default, all cores). ``batch_size``: views per ONNX call; None picks 1 for a
+    model whose outputs depend on batch-mates (dynamic INT8 quantizes activations with one
+    scale per padded batch: batching would make an article's score depend on the others) and
+    8 otherwise. On CPU, batch 1 costs no throughput for ONNX Runtime (measured, docs/export.md).
+    """
+
+    def __init__(self, export_dir: str | Path, variant: str = "int8", threads: int | None = None,
+                 batch_size: int | None = None, calibrated: bool = True, providers: Sequence[str] | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.dir = Path(export_dir)
+        if not (self.dir / MANIFEST).is_file():
+            raise FileNotFoundError(f"{self.dir}: not an export dir (no {MANIFEST})")
+        self.manifest = json.loads((self.dir / MANIFEST).read_text())
+        m = self.manifest
+        if variant not in m["models"]:
+            raise ValueError(f"{self.dir}: no {variant!r} model (has {sorted(m['models'])})")
+        self.variant = variant
+        self.spec = parse_spec(self.dir / m["filter_file"])
+        if self.spec.dimension_names != m["dimensions"]:
+            raise ValueError(f"{self.dir}: filter.yaml dimensions differ from the manifest's output order")
+        self.strategy = ContextStrategy(**m["context_strategy"])
+        tok = m["tokens"]
+        self.prefix, self.suffix = list(tok["prefix"]), list(tok["suffix"])
+        self.separator, self.pad_id = list(tok["separator"]), int(tok["pad_id"])
+        self.tokenizer = Tokenizer.from_file(str(self.dir / m["tokenizer_file"]))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.inter_op_num_threads = 1
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        self.threads = threads
+        self.session = ort.InferenceSession(str(self.dir / m["models"][variant]["file"]), opts,
+                                            providers=list(providers or ["CPUExecutionProvider"]))
+        invariant = bool(m["models"][variant].get("batch_invariant", True))
+        self.batch_size = int(batch_size) if batch_size else (8 if invariant else 1)
+        cal, conf = self.dir / CALIBRATION_FILE, self.dir / CONFIDENCE_FILE
+        self.calibration = Calibration.load(cal) if calibrated and cal.is_file() else None
+        self.conformal = Conformal.load(conf) if conf.is_file() else None
+        self.prefilter = Prefilter(self.spec)
+
+    @property
+    def dimensions(self) -> list[str]:
+        return self.spec.dimension_names
+
+    # ---- the pipeline, in steps ----------------------------------------------------------------
+    def content_ids(self, articles: Sequence[dict]) -> list[list[int]]:
+        texts = [ContextStrategy.text_of(a) for a in articles]
+        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def run_views(self, views: Sequence[Sequence[int]]) -> np.ndarray:
+        """Raw model outputs (V, N) for token views."""
+        out = np.zeros((len(views), len(self.dimensions)), dtype=np.float64)
+        for idx, ids, mask in length_sorted_batches(views, self.batch_size, self.pad_id):
+            out[idx] = self.session.run(["scores"], {"input_ids": ids, "attention_mask": mask})[0]
+        return out
+
+    def predict_raw(self, articles: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw per-article outputs (A, N) (before calibration), content token counts, cut flags."""
+        all_ids = self.content_ids(articles)
+        views, owners = self.strategy.encode_ids(all_ids, self.prefix, self.suffix, self.separator)
+        raw = aggregate(self.run_views(views), owners, len(articles), self.strategy.aggregate)
+        n = np.array([len(x) for x in all_ids])
+        n_special = len(self.prefix) + len(self.suffix)
+        cut = np.array([not self.strategy.sees_all(int(k), n_special) for k in n], dtype=bool)
+        return raw, n, cut
+
+    def score_batch(self, articles: Sequence[dict]) -> list[dict[str, Any]]:
+        """Score articles: one dict per article (see :meth:`score`)."""
+        articles = list(articles)
+        if not articles:
+            return []
+        raw, _, cut = self.predict_raw(articles)
+        fin = finalize(self.spec, raw, self.calibration, self.conformal, cut)
+        conf = fin.get("confidence")
+        out = []
+        for i, a in enumerate(articles):
+            verdict = self.prefilter.check(a)
+            r: dict[str, Any] = {
+                "id": a.get("id"),
+                "scores": {d: float(v) for d, v in zip(self.dimensions, fin["scores"][i])},
+                "weighted_average": float(fin["weighted_average"][i]),
+                "tier": str(fin["tier"][i]),
+                "confidence": None, "interval": None, "needs_review": None,
+                "passed_prefilter": bool(verdict.passed), "prefilter_reason": verdict.reason,
+            }
+            if conf is not None:
+                r["confidence"] = float(conf["confidence"][i])
+                r["interval"] = [float(conf["wa_low"][i]), float(conf["wa_high"][i])]
+                r["needs_review"] = bool(conf["needs_review"][i])
+            out.append(r)
+        return out
+
+    def score(self, article: dict) -> dict[str, Any]:
+        """``{scores: {dim: 0-10}, weighted_average, tier, confidence, interval, needs_review,
+        passed_prefilter, prefilter_reason, id}`` for one article (``title`` + ``content``)."""
+        return self.score_batch([article])[0]

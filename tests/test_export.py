@@ -1,0 +1,182 @@
+"""export: ONNX fidelity, the parity gate (and its failures), manifest hashes, card, benchmark."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from distillery.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_threaded")
+
+
+def test_export_passes_the_gate_and_describes_itself(tiny_export):
+    m = json.loads((tiny_export / "manifest.json").read_text())
+    assert m["dimensions"] == ["human_wellbeing_impact", "social_cohesion_impact", "justice_rights_impact",
+                               "evidence_level", "benefit_distribution", "change_durability"]
+    assert m["context_strategy"]["kind"] == "truncate" and m["context_strategy"]["max_tokens"] == 256
+    assert m["tokens"]["pad_id"] == 151643 and m["scale"]["max"] == 10.0
+    assert m["models"]["fp32"]["opset"] == 17 and m["models"]["int8"]["quantization"]["name"]
+    assert m["lora"]["r"] == 32 and m["lora"]["merged"] is True
+    assert m["base_model"]["name"] == "tiny-qwen2" and m["base_model"]["source"] == "tiny"
+    p = m["parity"]
+    assert p["fp32"]["passed"] and p["fp32"]["max_abs_diff"] < 1e-4 and p["fp32"]["tokenizer"]["mismatched_articles"] == 0
+    assert p["int8"]["passed"] and p["int8"]["mae_rel_change"] <= 0.01
+    assert m["calibration"]["method"] == "isotonic" and m["confidence"]["alpha"] == 0.1
+    card = (tiny_export / "MODEL_CARD.md").read_text()
+    for s in ("uplifting/v6", "INT8 vs FP32", "Calibration", "human_wellbeing_impact", "Limitations"):
+        assert s in card
+
+
+def test_manifest_hashes_match_files(tiny_export, tmp_path):
+    from distillery.export.manifest import sha256, verify_hashes
+
+    m = json.loads((tiny_export / "manifest.json").read_text())
+    on_disk = {p.relative_to(tiny_export).as_posix() for p in tiny_export.rglob("*") if p.is_file()}
+    assert set(m["files"]) == on_disk - {"manifest.json"} - {f for f in on_disk if f.startswith("benchmark")}
+    for rel, info in m["files"].items():
+        assert sha256(tiny_export / rel) == info["sha256"]
+        assert (tiny_export / rel).stat().st_size == info["bytes"]
+    assert verify_hashes(tiny_export) == []
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_export, copy)
+    with open(copy / "filter.yaml", "a") as fh:
+        fh.write("\n# edited\n")
+    assert verify_hashes(copy) == ["filter.yaml: SHA-256 differs from the manifest"]
+
+
+def test_onnx_dynamic_axes_match_torch(tiny_predictor, tiny_export):
+    """Batch and sequence axes are dynamic: padded and unpadded batches of any length match PyTorch."""
+    import onnxruntime as ort
+    import torch
+
+    model = tiny_predictor.scorer.model
+    sess = ort.InferenceSession(str(tiny_export / "model.fp32.onnx"), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(1)
+    for b, t in ((1, 3), (3, 77), (5, 300)):
+        ids = torch.randint(0, 150_000, (b, t), generator=g)
+        mask = torch.ones_like(ids)
+        if b > 1:
+            mask[1:, t // 2 :] = 0
+        with torch.no_grad():
+            ref = model(ids, mask).numpy()
+        out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        assert out.shape == (b, 6) and np.abs(out - ref).max() < 1e-4
+
+
+def _corrupt_head(src, dst, scale=1.8):
+    """Scale the regression head's weights in the FP32 graph (what a broken export might do)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from distillery.export.quantize import weight_matmuls
+
+    model = onnx.load(str(src))
+    head = next(name for name, _, is_head in weight_matmuls(model) if is_head)
+    node = next(n for n in model.graph.node if n.name == head)
+    for init in model.graph.initializer:
+        if init.name == node.input[1]:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * scale, init.name))
+    onnx.save(model, str(dst))
+
+
+def test_gate_fails_on_a_corrupted_export(tiny_export, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_export, bad)
+    _corrupt_head(tiny_export / "model.fp32.onnx", bad / "model.fp32.onnx")
+    assert main(["export", "--verify", str(bad)]) == 3
+    out = capsys.readouterr().out
+    assert "PARITY GATE FAILED" in out and "FP32 parity: max |ONNX - PyTorch|" in out and "-> FAIL" in out
+    assert "model.fp32.onnx: SHA-256 differs" in out
+    line = next(x for x in out.splitlines() if x.startswith("FP32 parity"))
+    assert float(line.split("PyTorch| ")[1].split()[0]) > 1e-2  # the number is printed, and it is large
+
+
+def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_path):
+    """A gate no configuration can meet: no INT8 model is shipped, every attempt is reported."""
+    from distillery.evaluate.calibration import Calibration
+    from distillery.export.parity import GateConfig
+    from distillery.export.pipeline import FP32_FILE, INT8_FILE, int8_ladder
+    from distillery.export.runtime import OnnxScorer
+    from distillery.filters.spec import parse_spec
+
+    work = tmp_path / "x"
+    shutil.copytree(tiny_export, work)
+    from distillery.evaluate.commands import load_eval_records
+
+    spec = parse_spec(work / "filter.yaml")
+    manifest = json.loads((work / "manifest.json").read_text())
+    records, _ = load_eval_records(tiny_export, spec, None, "test", 16)
+    true = np.array([spec.labels_vector(r["labels"]) for r in records])
+    raw32, _, _ = OnnxScorer(work, "fp32", calibrated=False).predict_raw(records)
+    strict = GateConfig(int8_mae_tol=-0.5)  # INT8 would have to cut the MAE in half
+    chosen, tried = int8_ladder(work, manifest, records, raw32, true, spec, Calibration.load(work / "calibration.json"),
+                                strict, ["dynamic-per-channel"])
+    assert chosen is None and [t["config"] for t in tried] == ["dynamic-per-channel"]
+    assert all(not t["passed"] and t["failed_because"] and np.isfinite(t["mae_int8"]) for t in tried)
+    assert not (work / INT8_FILE).exists() and (work / FP32_FILE).exists()
+
+
+def test_export_refuses_a_non_empty_out_dir(tiny_run, tiny_export, capsys):
+    assert main(["export", str(tiny_run), "--out", str(tiny_export)]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_evaluate_export_dir_matches_pytorch(tiny_run, tiny_predictor, tiny_export, tmp_path):
+    from distillery.evaluate.commands import evaluate_target, load_eval_records
+    from distillery.evaluate.predict import load_predictor
+
+    fp32 = load_predictor(tiny_export, "fp32", threads=1)
+    f = evaluate_target(tiny_export, split="test", variant="fp32", out=tmp_path / "f", wandb_on=False, predictor=fp32)
+    assert f["kind"] == "onnx-fp32" and f["calibrated"] and "confidence" in f
+    records, _ = load_eval_records(tiny_run, tiny_predictor.spec, None, "test")
+    t = tiny_predictor.predict(records).raw
+    assert np.abs(fp32.predict(records).raw - t).max() < 1e-4
+    i = load_predictor(tiny_export, "int8", threads=1).predict(records).raw
+    assert 0 < np.abs(i - t).max() < 0.5  # INT8 differs, a little
+
+
+def test_benchmark_writes_results(tiny_export, tiny_predictor):
+    from distillery.export.benchmark import run_benchmark
+
+    run_benchmark(tiny_export, lengths=[64], n=4, batch_size=2, threads=1, scorer=tiny_predictor.scorer)
+    assert hasattr(tiny_predictor.scorer.model.backbone, "peft_config")  # the shared model was not merged
+    res = json.loads((tiny_export / "benchmark.json").read_text())
+    assert res["threads"] == 1 and res["ort_intra_op_threads"] == 1
+    rows = {(r["length"], r["backend"]) for r in res["rows"]}
+    assert {(64, "pytorch"), (64, "onnx-fp32"), (64, "onnx-int8"), ("natural", "onnx-int8")} <= rows
+    assert all(r["articles_per_s"] > 0 and r["speedup_vs_pytorch"] > 0 for r in res["rows"])
+    assert "vs PyTorch FP32" in (tiny_export / "benchmark.md").read_text()
+    from distillery.export.manifest import verify_hashes
+
+    assert verify_hashes(tiny_export) == []  # benchmark files are not part of the hashed artifact
+
+
+def test_views_are_tokenizer_agnostic(qwen_tok):
+    """The export runtime (tokenizers only) builds exactly the views training builds."""
+    from tokenizers import Tokenizer
+
+    from distillery.data.context import ContextStrategy, special_tokens
+    from distillery.evaluate.metrics import aggregate_views
+    from distillery.export.runtime import aggregate
+
+    raw = Tokenizer.from_file(str(qwen_tok.name_or_path) + "/tokenizer.json")
+    raw.no_truncation()
+    text = "Clinics opened for thousands of families across the valley. " * 40
+    for s in (ContextStrategy("truncate", 64), ContextStrategy("head_tail", 64, head=24),
+              ContextStrategy("chunked", 64, stride=40, max_chunks=3)):
+        ids = qwen_tok(text, add_special_tokens=False)["input_ids"]
+        assert raw.encode(text, add_special_tokens=False).ids == ids
+        prefix, suffix = special_tokens(qwen_tok)
+        sep = [e for e in raw.encode(s.separator, add_special_tokens=False).ids] if s.kind == "head_tail" else []
+        assert s.view_ids(ids, prefix, suffix, sep) == s.views(ids, qwen_tok)
+        assert all(len(v) <= 64 for v in s.views(ids, qwen_tok)) and not s.sees_all(len(ids), 0)
+    import torch
+
+    pred = torch.tensor([[1.0, 2.0], [3.0, 6.0], [5.0, 0.0]])
+    owner = torch.tensor([0, 0, 1])
+    for how in ("mean", "max"):
+        assert np.allclose(aggregate(pred.numpy(), owner.numpy(), 2, how), aggregate_views(pred, owner, how)[1].numpy())
