@@ -134,9 +134,8 @@ def test_sweep_verb_runs_a_multirun_and_compares_it(_outputs_in_tmp: Path, monke
     assert "compare.md" in capsys.readouterr().out
 
 
-@pytest.mark.slow
 def test_two_job_multirun_of_tiny_models_is_compared(_outputs_in_tmp: Path, capsys):
-    """Real tiny trainings (~30 s on a busy 2-core machine): run with -m slow."""
+    """Real tiny trainings, two jobs of one Hydra multirun, read back by compare."""
     from distillery.cli import main
     from distillery.evaluate.compare import read_sweep
 
