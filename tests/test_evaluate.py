@@ -33,7 +33,7 @@ def test_l1_isotonic_never_increases_mae_on_its_data(seed):
 
 
 def test_l2_isotonic_matches_sklearn():
-    from sklearn.isotonic import IsotonicRegression
+    IsotonicRegression = pytest.importorskip("sklearn.isotonic").IsotonicRegression
 
     rng = np.random.default_rng(0)
     x = rng.normal(5, 2, 200).round(1)
@@ -115,29 +115,53 @@ def test_calibrate_never_increases_val_mae_and_reports_test(tiny_run, tiny_predi
     assert conf["groups"]["all"]["n"] == val["n"] and 0 < conf["review_threshold"] < 10
 
 
-def test_flagged_articles_have_higher_error_on_fresh_data(tiny_run, tiny_predictor, tmp_path):
-    """Fit confidence on one fresh labelled sample, evaluate on another: flagged articles err more."""
-    from distillery.data.synthetic import generate_corpus
+def test_confidence_on_fresh_data_is_fitted_reported_and_covers(tiny_run, tiny_predictor, tmp_path):
+    """Fit confidence on one fresh labelled sample (``calibrate --data``), evaluate on another.
+
+    The short-trained fixture model barely beats the mean, so whether its flags separate error
+    is a coin toss here; that claim is tested on a trained model (slow test below) and on data
+    with known heteroscedasticity (above)."""
+    import shutil
+
     from distillery.data.records import write_jsonl
+    from distillery.data.synthetic import generate_corpus
     from distillery.evaluate.commands import calibrate_target, evaluate_target
     from distillery.filters import load_filter
 
-    spec = load_filter("uplifting/v6")
-    fresh = generate_corpus(spec, n=300, seed=7)  # not the training corpus (seed 0)
-    write_jsonl(tmp_path / "fit.jsonl", fresh[:150])
-    write_jsonl(tmp_path / "holdout.jsonl", fresh[150:])
+    fresh = generate_corpus(load_filter("uplifting/v6"), n=240, seed=7)  # not the training corpus (seed 0)
+    write_jsonl(tmp_path / "fit.jsonl", fresh[:120])
+    write_jsonl(tmp_path / "holdout.jsonl", fresh[120:])
     work = tmp_path / "run"
-    import shutil
-
     shutil.copytree(tiny_run, work)
     calibrate_target(work, data=str(tmp_path / "fit.jsonl"), min_group=20, predictor=tiny_predictor)
+    conf = json.loads((work / "confidence.json").read_text())
+    assert conf["groups"]["all"]["n"] == 120 and len(conf["groups"]) > 1  # per-group half-widths
+    assert "fit.jsonl" in json.loads((work / "calibration.json").read_text())["fitted_on"]
     res = evaluate_target(work, data=str(tmp_path / "holdout.jsonl"), out=tmp_path / "eval", wandb_on=False,
                           predictor=tiny_predictor)
-    f = res["confidence"]["flags_weighted_average_error"]
-    print(f)
-    assert 0 < f["n_flagged"] < f["n"]
-    assert f["mae_flagged"] > f["mae_unflagged"], f
+    c = res["confidence"]
+    assert 0.75 <= c["coverage_weighted_average"] <= 1.0
+    f = c["flags_weighted_average_error"]
+    assert f["n"] == 120 and np.isfinite(f["mae_unflagged"])
     assert "flagged for review" in (tmp_path / "eval" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_flagged_articles_have_higher_error_on_a_trained_model(tmp_path):
+    """The default tiny model (2,400 articles, 4 epochs): flagged test articles err more."""
+    from conftest import one_torch_thread
+    from distillery.evaluate.commands import calibrate_target, evaluate_target
+
+    with one_torch_thread():
+        assert main(["train", "logger=none", "seed=0", f"paths.output_dir={tmp_path}"]) == 0
+        run = next((tmp_path / "train" / "runs").iterdir())
+        res = calibrate_target(run)
+        ev = evaluate_target(run, split="test", out=tmp_path / "eval", wandb_on=False)
+    for split in ("val", "test"):
+        f = res["confidence"][split]["flags"]
+        assert 0 < f["n_flagged"] < f["n"] and f["mae_flagged"] > f["mae_unflagged"], (split, f)
+    assert ev["confidence"]["flags_weighted_average_error"]["ratio"] > 1.1
+    assert ev["confidence"]["coverage_weighted_average"] >= 0.85
 
 
 def test_evaluate_run_dir_writes_everything(tiny_run, tiny_predictor, tmp_path, capsys):
@@ -152,19 +176,20 @@ def test_evaluate_run_dir_writes_everything(tiny_run, tiny_predictor, tmp_path, 
               "plots/distributions.png", "plots/calibration_curve.png"):
         assert (out / f).is_file(), f
     m = json.loads((out / "metrics.json").read_text())
-    assert m["n"] == 24 and m["kind"] == "pytorch"
+    n_test = json.loads((tiny_run / "metrics.json").read_text())["n"]["test"]  # the run's test split
+    assert m["n"] == n_test and m["kind"] == "pytorch"
     for k in ("mae", "rmse", "spearman", "weighted_mae", "tier_accuracy"):
         assert np.isfinite(m[k])
     for d in ("evidence_level/mae", "evidence_level/rmse", "evidence_level/spearman"):
         assert d in m["final"] and d in m["raw"]
-    assert np.array(m["tiers"]["confusion"]).sum() == 24
+    assert np.array(m["tiers"]["confusion"]).sum() == n_test
     assert set(m["ranking"]) >= {"recall@5", "ndcg@5", "recall@10", "ndcg@10", "r_precision"}
     report = (out / "report.md").read_text()
     for section in ("## Headline", "## Per dimension", "## Tiers", "## Ranking", "![pred_vs_true]"):
         assert section in report
     assert m["wandb_dir"] and list((out / "wandb").glob("offline-run-*"))  # W&B on by default, offline
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 24 and set(rows[0]["scores"]) == set(rows[0]["labels"])
+    assert len(rows) == n_test and set(rows[0]["scores"]) == set(rows[0]["labels"])
 
 
 def test_ensemble_averages_members_and_reports_spread(tiny_run, tiny_predictor, tiny_export, tmp_path, capsys):
@@ -172,11 +197,12 @@ def test_ensemble_averages_members_and_reports_spread(tiny_run, tiny_predictor, 
 
     res = ensemble_targets([tiny_run, tiny_export], split="test", out=tmp_path / "ens", wandb_on=False,
                            review_quantile=0.5, predictors=[tiny_predictor, None])
-    assert len(res["members"]) == 2 and res["n"] == 24
+    n_test = json.loads((tiny_run / "metrics.json").read_text())["n"]["test"]
+    assert len(res["members"]) == 2 and res["n"] == n_test
     s = res["spread"]
-    assert s["mean"] > 0 and s["flags_weighted_average_error"]["n_flagged"] == 12
+    assert s["mean"] > 0 and s["flags_weighted_average_error"]["n_flagged"] == n_test // 2  # above the median spread
     maes = [m["mae"] for m in res["members"]]
     assert abs(res["mae"] - np.mean(maes)) < 0.05  # members nearly agree (PyTorch vs its INT8 export)
     assert "Ensemble spread" in (tmp_path / "ens" / "report.md").read_text()
     rows = [json.loads(x) for x in (tmp_path / "ens" / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 24 and set(rows[0]["spread"]) == set(rows[0]["scores"])
+    assert len(rows) == n_test and set(rows[0]["spread"]) == set(rows[0]["scores"])

@@ -28,7 +28,12 @@ SPLITS = ("train", "val", "test")
 
 
 def synthetic_corpus_file(spec: FilterSpec, n: int, seed: int, cache: Path) -> Path:
-    return cache / "synthetic" / f"{spec.name}_v{spec.version}_n{n}_seed{seed}.jsonl"
+    """Cache path keyed by the generator's source and the spec, so a changed generator or spec
+    never serves a stale corpus."""
+    from distillery.data import synthetic
+
+    digest = hashlib.sha256(Path(synthetic.__file__).read_bytes() + spec.model_dump_json().encode()).hexdigest()[:10]
+    return cache / "synthetic" / f"{spec.name}_v{spec.version}_n{n}_seed{seed}_{digest}.jsonl"
 
 
 def synthetic_corpus_path(spec: FilterSpec, n: int, seed: int, cache: Path) -> Path:
