@@ -110,7 +110,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("release")
     with one_torch_thread():
-        assert main(["train", "experiment=smoke", "logger=none", "seed=0", "trainer.max_epochs=2",
+        assert main(["train", "experiment=smoke", "logger=none", "seed=0", "trainer.max_epochs=1",
                      "context_strategy.max_tokens=256", f"paths.output_dir={out}"]) == 0
     return next((out / "train" / "runs").iterdir())
 

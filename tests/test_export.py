@@ -83,16 +83,24 @@ def _corrupt_head(src, dst, scale=1.8):
     onnx.save(model, str(dst))
 
 
-def test_gate_fails_on_a_corrupted_export(tiny_export, tmp_path, capsys):
+def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path, capsys, monkeypatch):
+    from distillery.export import pipeline
+
     bad = tmp_path / "bad"
     shutil.copytree(tiny_export, bad)
     _corrupt_head(tiny_export / "model.fp32.onnx", bad / "model.fp32.onnx")
-    assert main(["export", "--verify", str(bad)]) == 3
+    with pytest.raises(pipeline.GateFailed, match="verification failed"):
+        pipeline.verify_export(bad, scorer=tiny_predictor.scorer)
     out = capsys.readouterr().out
-    assert "PARITY GATE FAILED" in out and "FP32 parity: max |ONNX - PyTorch|" in out and "-> FAIL" in out
+    assert "FP32 parity: max |ONNX - PyTorch|" in out and "-> FAIL" in out
     assert "model.fp32.onnx: SHA-256 differs" in out
     line = next(x for x in out.splitlines() if x.startswith("FP32 parity"))
     assert float(line.split("PyTorch| ")[1].split()[0]) > 1e-2  # the number is printed, and it is large
+    # the CLI turns a failed gate into exit status 3, after printing the numbers
+    real = pipeline.verify_export
+    monkeypatch.setattr(pipeline, "verify_export", lambda d, threads=None: real(d, threads, scorer=tiny_predictor.scorer))
+    assert main(["export", "--verify", str(bad)]) == 3
+    assert "PARITY GATE FAILED" in capsys.readouterr().out
 
 
 def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_path):
@@ -180,3 +188,32 @@ def test_views_are_tokenizer_agnostic(qwen_tok):
     owner = torch.tensor([0, 0, 1])
     for how in ("mean", "max"):
         assert np.allclose(aggregate(pred.numpy(), owner.numpy(), 2, how), aggregate_views(pred, owner, how)[1].numpy())
+
+
+def test_smoothing_is_exact_in_fp32(tiny_predictor, tiny_run):
+    """SmoothQuant-style smoothing only moves scale between norms and weights: same outputs."""
+    import copy
+
+    import torch
+
+    from distillery.data.context import special_tokens
+    from distillery.evaluate.commands import load_eval_records
+    from distillery.export.onnx_export import merge_lora
+    from distillery.export.smooth import smooth_decoder
+
+    scorer = copy.copy(tiny_predictor.scorer)
+    scorer.model = copy.deepcopy(scorer.model)
+    merge_lora(scorer.model)
+    records, _ = load_eval_records(tiny_run, scorer.spec, None, "val", 8)
+    tok = scorer.tokenizer
+    prefix, suffix = special_tokens(tok)
+    views, _ = scorer.strategy.encode_ids(tiny_predictor.content_ids(records), prefix, suffix, [])
+    ids = torch.tensor([v[:40] for v in views if len(v) >= 40][:4])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        before = scorer.model(ids, mask)
+        info = smooth_decoder(scorer.model, views, tok.pad_token_id, alpha=0.8)
+        after = scorer.model(ids, mask)
+    assert info["blocks"] == 2 and (before - after).abs().max() < 1e-3
+    w = scorer.model.backbone.layers[0].input_layernorm.weight
+    assert not torch.allclose(w, torch.ones_like(w))  # the norm weights really changed

@@ -6,23 +6,19 @@ same tensors in the same batches (``batch_size`` views, at most ``batch_tokens``
 batch). Plus a ``natural`` row: the held-out articles through each backend's full scoring path
 (the context strategy's views, length-sorted batches) — the workload ``evaluate`` runs.
 
-PyTorch FP32 is the checkpoint with LoRA merged (the fastest PyTorch form; unmerged adapters
-are slower), ``torch.inference_mode``, the same thread count as ONNX Runtime. Each timing is
+PyTorch FP32 (``pytorch``) is the checkpoint with LoRA merged (the fastest PyTorch form, and
+the baseline for the speed-ups); ``pytorch-lora`` is the checkpoint as ``evaluate`` and training
+run it (adapters unmerged). ``torch.inference_mode``, the same thread count as ONNX Runtime. Each timing is
 the best of ``repeats`` passes after one warm-up batch. Results: ``benchmark.json`` and
 ``benchmark.md`` in the export dir (not part of the hashed artifact).
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
-
-import numpy as np
-
-from distillery.export.runtime import length_sorted_batches
 
 
 def _views_of_length(content: list[list[int]], prefix: list[int], suffix: list[int], length: int, n: int) -> list[list[int]]:
@@ -74,7 +70,10 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
     run = Path(m["source"]["run_dir"]) if m["source"].get("run_dir") else Path(m["source"]["checkpoint"])
     records, desc = _records_for_parity(run, spec, data, max(n, 64))
     content = any_rt.content_ids(records)
-    torch_pred = None
+    torch_pred = lora_pred = None
+    if "pytorch-lora" in backends:
+        lora_pred = TorchPredictor(scorer if scorer is not None else load_checkpoint(m["source"]["checkpoint"]),
+                                   batch_size=batch_size)
     if "pytorch" in backends:
         if scorer is not None:
             import copy
@@ -88,9 +87,10 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
         torch_pred = TorchPredictor(scorer, batch_size=batch_size)
 
     def run_views(backend: str, views: list[list[int]], bs: int) -> None:
-        if backend == "pytorch":
-            torch_pred.batch_size = bs
-            torch_pred.run_views(views)
+        if backend.startswith("pytorch"):
+            p = torch_pred if backend == "pytorch" else lora_pred
+            p.batch_size = bs
+            p.run_views(views)
         else:
             r = rt[backend.split("-")[1]]
             r.batch_size = bs
@@ -109,16 +109,17 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
     if natural:
         nat = records[:n * 4]
         for b in backends:
-            if b == "pytorch":
-                torch_pred.batch_size = batch_size
-                fn: Callable[[], Any] = lambda: torch_pred.predict(nat)
+            if b.startswith("pytorch"):
+                p = torch_pred if b == "pytorch" else lora_pred
+                p.batch_size = batch_size
+                fn: Callable[[], Any] = lambda p=p: p.predict(nat)
             else:  # as shipped: batch 1 for batch-dependent (dynamic INT8) models
                 r = rt[b.split("-")[1]]
                 r.batch_size = 8 if m["models"][b.split("-")[1]].get("batch_invariant", True) else 1
                 fn = lambda r=r: r.predict_raw(nat)
             fn() if len(nat) <= 16 else None
             secs = _time(fn, repeats)
-            bsz = torch_pred.batch_size if b == "pytorch" else rt[b.split("-")[1]].batch_size
+            bsz = batch_size if b.startswith("pytorch") else rt[b.split("-")[1]].batch_size
             rows.append({"length": "natural", "backend": b, "n": len(nat), "batch_size": bsz, "seconds": secs,
                          "ms_per_article": 1000 * secs / len(nat), "articles_per_s": len(nat) / secs})
             print(f"natural ({m['context_strategy']['kind']} {m['context_strategy']['max_tokens']}) {b:10s}: "

@@ -73,7 +73,7 @@ def render(m: dict[str, Any], spec: Any) -> str:
           f"weighted-average MAE {i8.get('weighted_mae_rel_change', float('nan')):+.2%}, Spearman(INT8, FP32) of the weighted "
           f"average {_f(i8.get('spearman_weighted_average_vs_fp32'))} (gate >= {i8.get('int8_min_spearman')}), "
           f"tier agreement {_f(i8.get('tier_agreement'), 3)}, max |diff| {_f(i8.get('max_abs_diff_vs_fp32'))}", ""]
-    tried = par.get("int8_tried", [])
+    tried = [t for t in par.get("int8_tried", []) if "skipped" not in t]
     if len(tried) > 1:
         L += ["INT8 configurations tried (first passing ships):", ""]
         L += [f"- `{t['config']}`: MAE {t['mae_rel_change']:+.2%}, Spearman w-avg {_f(t.get('spearman_weighted_average_vs_fp32'))}"

@@ -68,8 +68,9 @@ class benchmark_cmd:
         p.add_argument("--n", type=int, default=16, help="articles per length")
         p.add_argument("--batch-size", type=int, default=8)
         p.add_argument("--threads", type=int, default=2, help="CPU threads for every backend (torch and ORT)")
-        p.add_argument("--backends", nargs="+", default=["pytorch", "onnx-fp32", "onnx-int8"],
-                       choices=["pytorch", "onnx-fp32", "onnx-int8"])
+        p.add_argument("--backends", nargs="+", default=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8"],
+                       choices=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8"],
+                       help="pytorch = LoRA merged (the baseline); pytorch-lora = adapters unmerged, as evaluate runs it")
         p.add_argument("--data", metavar="FILE", help="articles to build inputs from (default: the parity split)")
         p.add_argument("--repeats", type=int, default=1, help="timed passes per backend and length (best is kept)")
 

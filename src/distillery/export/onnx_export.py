@@ -7,7 +7,8 @@ and clamping (those run in numpy, :mod:`distillery.export.runtime`).
 Exporters: ``torchscript`` (default: seconds even for 100M+ parameters; torch warns that it
 will be removed) or ``dynamo`` (torch.export; tens of seconds to minutes on CPU). The dummy
 input holds a right-padded row so that tracing keeps the attention-mask path (transformers
-skips the mask for unpadded inputs). Models over 2 GB are saved with external data
+skips the mask for unpadded inputs). Attention is exported in its eager form (see
+:func:`export_fp32`). Models over 2 GB are saved with external data
 (``model.fp32.onnx.data``).
 """
 
@@ -84,9 +85,6 @@ def export_fp32(model: Any, out: Path, exporter: str = "torchscript", opset: int
     element, which cost ~30% of the INT8 model's time (MiniLM, 512 tokens), and the eager
     pattern is what ONNX Runtime's attention fusion recognises.
     """
-    import onnx
-    import torch
-
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {EXPORTERS}, got {exporter!r}")
     out.parent.mkdir(parents=True, exist_ok=True)

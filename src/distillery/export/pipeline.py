@@ -26,7 +26,7 @@ import numpy as np
 
 from distillery.errors import DistilleryError
 from distillery.export.parity import GateConfig, format_int8_row, fp32_parity, int8_check, tokenizer_parity
-from distillery.export.quantize import CONFIGS, LADDER, Int8Config
+from distillery.export.quantize import CONFIGS, LADDER
 
 log = logging.getLogger("distillery.export")
 
@@ -176,7 +176,8 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     p32["passed"] = bool(p32["passed"] and tok["passed"])
     _say(f"FP32 parity: max |ONNX - PyTorch| {p32['max_abs_diff']:.2e} (tolerance {gate.fp32_atol:g}), "
          f"tokenizer mismatches {tok['mismatched_articles']}/{tok['n']} -> {'PASS' if p32['passed'] else 'FAIL'}")
-    parity: dict[str, Any] = {"gate": gate.to_dict(), "data": desc, "n": len(records), "fp32": p32, "int8_tried": []}
+    parity: dict[str, Any] = {"gate": gate.to_dict(), "data": desc, "data_file": str(Path(parity_data).resolve())
+                              if parity_data else None, "n": len(records), "fp32": p32, "int8_tried": []}
     if not p32["passed"]:
         write_json(out / "parity.json", parity)
         raise GateFailed(f"FP32 ONNX parity failed: max |diff| {p32['max_abs_diff']:.3e} > {gate.fp32_atol:g} or "
@@ -186,15 +187,21 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     from distillery.evaluate.calibration import Calibration
 
     cal = Calibration.load(out / CALIBRATION_FILE) if (out / CALIBRATION_FILE).is_file() else None
-    chosen, parity["int8_tried"] = int8_ladder(out, manifest, records, raw32, true, spec, cal, gate, int8_configs,
-                                               facts["external_data"], threads)
+    smoother = _Smoother(scorer, predictor, run or ckpt, out, facts)
+    try:
+        chosen, parity["int8_tried"] = int8_ladder(out, manifest, records, raw32, true, spec, cal, gate, int8_configs,
+                                                   facts["external_data"], threads, smoother)
+    finally:
+        smoother.cleanup()
     write_json(out / "parity.json", parity)
     if chosen is None:
-        rows = "\n  ".join(format_int8_row(t["config"], t) for t in parity["int8_tried"])
+        rows = "\n  ".join(format_int8_row(t["config"], t) for t in parity["int8_tried"] if "skipped" not in t)
         raise GateFailed(f"no INT8 configuration passed the gate (MAE tolerance {gate.int8_mae_tol:.2%}):\n  {rows}")
     cfg, q, r = chosen
     parity["int8"] = r
     parity["int8_config"] = cfg.name
+    if any(t.get("skipped") for t in parity["int8_tried"]):
+        _say("skipped: " + ", ".join(t["config"] for t in parity["int8_tried"] if t.get("skipped")))
     manifest["parity"] = parity
     manifest["models"]["int8"] = {"file": INT8_FILE, "opset": facts["opset"], "quantization": q,
                                   "batch_invariant": cfg.method != "dynamic",
@@ -209,13 +216,63 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     return manifest
 
 
+class _Smoother:
+    """Smoothed FP32 graphs for the ``smooth-*`` INT8 configs, made on demand from the merged model
+    (a copy is smoothed; calibration views come from the val split, never the parity set)."""
+
+    def __init__(self, scorer: Any, predictor: Any, target: Path, out: Path, facts: dict[str, Any]):
+        self.scorer, self.predictor, self.target, self.out, self.facts = scorer, predictor, target, out, facts
+        self.files: dict[float, tuple[Path, dict]] = {}
+
+    def supported(self) -> bool:
+        from distillery.export.smooth import supports_smoothing
+
+        return supports_smoothing(self.scorer.model.backbone)
+
+    def graph(self, alpha: float) -> tuple[Path, dict]:
+        if alpha not in self.files:
+            import copy
+
+            from distillery.data.context import special_tokens
+            from distillery.export.onnx_export import export_fp32
+            from distillery.export.smooth import smooth_decoder
+
+            from distillery.evaluate.commands import load_eval_records
+
+            try:
+                val, _ = load_eval_records(self.target, self.scorer.spec, None, "val", 32)
+            except DistilleryError:
+                val, _ = load_eval_records(self.target, self.scorer.spec, None, "train", 32)
+            tok = self.scorer.tokenizer
+            prefix, suffix = special_tokens(tok)
+            views, _ = self.scorer.strategy.encode_ids(self.predictor.content_ids(val), prefix, suffix,
+                                                       self.scorer.strategy.separator_ids(tok))
+            model = copy.deepcopy(self.scorer.model)
+            info = smooth_decoder(model, views, tok.pad_token_id, alpha=alpha)
+            path = self.out / f".smoothed_{alpha}.onnx"
+            export_fp32(model, path, self.facts["exporter"], self.facts["opset"])
+            del model
+            self.files[alpha] = (path, info)
+        return self.files[alpha]
+
+    def cleanup(self) -> None:
+        from distillery.export.onnx_export import model_files
+
+        for path, _ in self.files.values():
+            for f in model_files(path):
+                f.unlink(missing_ok=True)
+
+
 def int8_ladder(out: Path, manifest: dict[str, Any], records: Sequence[dict], raw32: np.ndarray, true: np.ndarray,
                 spec: Any, cal: Any, gate: GateConfig, int8_configs: Sequence[str] | None = None,
-                external_data: bool = False, threads: int | None = None) -> tuple[tuple | None, list[dict]]:
+                external_data: bool = False, threads: int | None = None,
+                smoother: _Smoother | None = None) -> tuple[tuple | None, list[dict]]:
     """Quantize with each configuration in turn until one passes the INT8 gate.
 
     Returns ((config, quantization facts, gate numbers) of the first that passed, or None, and
     the numbers of every configuration tried). On failure no INT8 model is left in ``out``.
+    ``smooth-*`` configs are skipped (recorded as such) without a smoother or for models that
+    cannot be smoothed (encoders).
     """
     from distillery.export.quantize import quantize
     from distillery.export.runtime import OnnxScorer
@@ -223,7 +280,15 @@ def int8_ladder(out: Path, manifest: dict[str, Any], records: Sequence[dict], ra
     configs = [CONFIGS[c] for c in int8_configs] if int8_configs else list(LADDER)
     tried: list[dict] = []
     for cfg in configs:
-        q = quantize(out / FP32_FILE, out / INT8_FILE, cfg, external_data=external_data)
+        source, smooth_info = out / FP32_FILE, None
+        if cfg.smooth_alpha is not None:
+            if smoother is None or not smoother.supported():
+                tried.append({"config": cfg.name, "skipped": "smoothing applies to Llama/Qwen-style decoders only"})
+                continue
+            source, smooth_info = smoother.graph(cfg.smooth_alpha)
+        q = quantize(source, out / INT8_FILE, cfg, external_data=external_data)
+        if smooth_info:
+            q["smoothing"] = smooth_info
         manifest["models"]["int8"] = {"file": INT8_FILE, "quantization": q, "batch_invariant": cfg.method != "dynamic"}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         rt8 = OnnxScorer(out, "int8", threads=threads, calibrated=False)
@@ -281,7 +346,7 @@ def verify_export(export_dir: Path, threads: int | None = None, gate: GateConfig
     scorer = scorer or load_checkpoint(ckpt)
     spec = scorer.spec
     run = Path(m["source"]["run_dir"]) if m["source"].get("run_dir") else None
-    records, desc = _records_for_parity(run or ckpt, spec, None, gate.n)
+    records, desc = _records_for_parity(run or ckpt, spec, m["parity"].get("data_file"), gate.n)
     true = np.array([spec.labels_vector(r["labels"]) for r in records])
     ref = TorchPredictor(scorer, batch_size=8).predict(records)
     rt32 = OnnxScorer(export_dir, "fp32", threads=threads, calibrated=False)

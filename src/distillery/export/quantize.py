@@ -10,9 +10,15 @@ int8 integer matmuls at run time):
                            stay FP32 (the head's 1-2 outputs per dimension are the most
                            sensitive: their error is the score error)
   dynamic-pc-keep-ends     per-channel; head, first layer and last two layers stay FP32
+  dynamic-pc-keep-down     per-channel; head and MLP down-projections stay FP32 (in decoders
+                           their inputs carry the largest activation outliers)
+  smooth-pc                decoders: SmoothQuant-style smoothing (alpha 0.8, calibrated on val
+                           articles; :mod:`distillery.export.smooth`) folded into the weights of
+                           an FP32 copy, then per-channel dynamic INT8
+  smooth-pc-keep-down      the same, with head and down-projections FP32
   blockwise-int8           MatMulNBits, 8-bit weights with one scale per 32 input values
-                           per output channel (accuracy_level 4: int8 compute); far finer
-                           scales than per-channel, for decoders with outlier weights
+                           (weight-only quantization; on the CPU measured here no faster than
+                           FP32 ONNX): the most faithful, batch-invariant fallback
 
 Embedding tables (Gather) are never quantized: they are lookups, not matmuls.
 """
@@ -40,6 +46,7 @@ class Int8Config:
     reduce_range: bool = False
     keep_fp32: tuple[str, ...] = ()  # "head", "first:K", "last:K", "match:SUBSTRING" (in the node's scope)
     block_size: int = 32
+    smooth_alpha: float | None = None  # decoders only: SmoothQuant migration strength
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +61,8 @@ LADDER: tuple[Int8Config, ...] = (
     Int8Config("dynamic-pc-keep-head", per_channel=True, keep_fp32=("head", "last:1")),
     Int8Config("dynamic-pc-keep-ends", per_channel=True, keep_fp32=("head", "first:1", "last:2")),
     Int8Config("dynamic-pc-keep-down", per_channel=True, keep_fp32=("head", "match:down_proj", "match:output/dense")),
+    Int8Config("smooth-pc", per_channel=True, smooth_alpha=0.8),
+    Int8Config("smooth-pc-keep-down", per_channel=True, keep_fp32=("head", "match:down_proj"), smooth_alpha=0.8),
     Int8Config("blockwise-int8", method="blockwise", block_size=32),
 )
 CONFIGS = {c.name: c for c in LADDER}
