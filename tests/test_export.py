@@ -96,11 +96,14 @@ def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path,
     assert "model.fp32.onnx: SHA-256 differs" in out
     line = next(x for x in out.splitlines() if x.startswith("FP32 parity"))
     assert float(line.split("PyTorch| ")[1].split()[0]) > 1e-2  # the number is printed, and it is large
-    # the CLI turns a failed gate into exit status 3, after printing the numbers
-    real = pipeline.verify_export
-    monkeypatch.setattr(pipeline, "verify_export", lambda d, threads=None: real(d, threads, scorer=tiny_predictor.scorer))
+    # the CLI turns a failed gate into exit status 3 and prints why
+    def failing(d, threads=None):
+        raise pipeline.GateFailed(f"{d}: verification failed (FP32 max |diff| 1.234e+00)")
+
+    monkeypatch.setattr(pipeline, "verify_export", failing)
     assert main(["export", "--verify", str(bad)]) == 3
-    assert "PARITY GATE FAILED" in capsys.readouterr().out
+    cli_out = capsys.readouterr().out
+    assert "PARITY GATE FAILED" in cli_out and "1.234e+00" in cli_out
 
 
 def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_path):

@@ -13,6 +13,14 @@ def _f(x: Any, nd: int = 4) -> str:
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
 
 
+def _data(cfg: Any) -> str:
+    if not isinstance(cfg, dict):
+        return "unknown"
+    if cfg.get("source") == "synthetic":
+        return f"the synthetic corpus (n={cfg.get('n')}, corpus seed {cfg.get('corpus_seed')}, split {cfg.get('split')})"
+    return f"{cfg.get('source')}: {cfg.get('path')}"
+
+
 def render(m: dict[str, Any], spec: Any) -> str:
     src = m.get("source", {})
     train = src.get("training_metrics", {})
@@ -31,9 +39,10 @@ def render(m: dict[str, Any], spec: Any) -> str:
           + (". Gatekeepers: " + ", ".join(f"{g.dimension} < {g.below:g} caps at {g.cap:g}" for g in spec.gatekeepers)
              if spec.gatekeepers else ""), ""]
     L += ["## Oracle and data", "",
-          f"- oracle (label provenance in the training data): {', '.join(f'{k} ({v})' for k, v in src.get('oracles', {}).items()) or 'unknown'}",
-          f"- data: {src.get('data_desc', 'unknown')}",
-          f"- articles: " + ", ".join(f"{k} {v}" for k, v in (train.get("n") or {}).items()), ""]
+          f"- oracle (the `oracle` field of the training labels): {', '.join(f'{k} ({v})' for k, v in src.get('oracles', {}).items()) or 'unknown'}",
+          f"- training data: {_data(src.get('data'))}",
+          f"- articles: " + ", ".join(f"{k} {v}" for k, v in (train.get("n") or {}).items()),
+          f"- parity / gate set: {par.get('data', 'unknown')} ({par.get('n')} articles)", ""]
     L += ["## Model", "",
           f"- base: `{base.get('name')}` ({base.get('source')}: {base.get('path') or base.get('package') or ''}"
           f"{' ' + base['package_version'] if base.get('package_version') else ''}; revision {base.get('revision') or 'n/a'})",

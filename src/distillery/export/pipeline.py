@@ -159,7 +159,12 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     manifest["base_model"], manifest["lora"] = base, lora
     data_cfg, cache = _data_config(run)
     train_metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
-    oracles = Counter(str(r.get("oracle", "unknown")) for r in records)
+    try:  # label provenance of the training data (the oracle that taught the student)
+        from distillery.evaluate.commands import load_eval_records
+
+        oracles = Counter(str(r.get("oracle", "unknown")) for r in load_eval_records(run or ckpt, spec, None, "train")[0])
+    except DistilleryError:
+        oracles = Counter()
     manifest["source"] = {"run_dir": str(run) if run else None, "checkpoint": str(ckpt), "data": data_cfg,
                           "cache_dir": cache, "data_desc": desc, "oracles": dict(oracles),
                           "training_metrics": {k: train_metrics.get(k) for k in ("n", "val", "test", "seed", "epochs")},

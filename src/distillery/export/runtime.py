@@ -33,6 +33,22 @@ from distillery.filters.spec import FilterSpec, parse_spec
 
 MANIFEST = "manifest.json"
 VARIANTS = ("int8", "fp32")
+_TOKENIZERS: dict[tuple, Any] = {}
+
+
+def load_tokenizer(path: Path) -> Any:
+    """A ``tokenizers.Tokenizer`` without truncation or padding, parsed once per file version
+    (a 150k-token vocabulary takes ~1 s to parse; the object is only read from afterwards)."""
+    from tokenizers import Tokenizer
+
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _TOKENIZERS:
+        tok = Tokenizer.from_file(str(path))
+        tok.no_truncation()
+        tok.no_padding()
+        _TOKENIZERS[key] = tok
+    return _TOKENIZERS[key]
 
 
 def aggregate(pred: np.ndarray, owners: Sequence[int], n: int, how: str = "mean") -> np.ndarray:
@@ -91,7 +107,6 @@ class OnnxScorer:
     def __init__(self, export_dir: str | Path, variant: str = "int8", threads: int | None = None,
                  batch_size: int | None = None, calibrated: bool = True, providers: Sequence[str] | None = None):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self.dir = Path(export_dir)
         if not (self.dir / MANIFEST).is_file():
@@ -108,9 +123,7 @@ class OnnxScorer:
         tok = m["tokens"]
         self.prefix, self.suffix = list(tok["prefix"]), list(tok["suffix"])
         self.separator, self.pad_id = list(tok["separator"]), int(tok["pad_id"])
-        self.tokenizer = Tokenizer.from_file(str(self.dir / m["tokenizer_file"]))
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
+        self.tokenizer = load_tokenizer(self.dir / m["tokenizer_file"])
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
