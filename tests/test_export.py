@@ -19,7 +19,12 @@ def test_export_passes_the_gate_and_describes_itself(tiny_export):
                                "evidence_level", "benefit_distribution", "change_durability"]
     assert m["context_strategy"]["kind"] == "truncate" and m["context_strategy"]["max_tokens"] == 256
     assert m["tokens"]["pad_id"] == 151643 and m["scale"]["max"] == 10.0
-    assert m["models"]["fp32"]["opset"] == 17 and m["models"]["int8"]["quantization"]["name"]
+    fp32 = m["models"]["fp32"]
+    # a decoder keeps its eager attention (ORT's Attention op was not faster for causal attention)
+    assert fp32["export_opset"] == 17 and fp32["opset"] == 17 and m["models"]["int8"]["opset"] == 17
+    assert fp32["graph_optimization"]["attention"] == "eager" and "attention_fused" not in fp32["graph_optimization"]
+    assert fp32["session"] == m["models"]["int8"]["session"] == {"disabled_optimizers": ["SkipLayerNormFusion"]}
+    assert m["models"]["int8"]["quantization"]["name"]
     assert m["lora"]["r"] == 32 and m["lora"]["merged"] is True
     assert m["base_model"]["name"] == "tiny-qwen2" and m["base_model"]["source"] == "tiny"
     p = m["parity"]
@@ -153,13 +158,19 @@ def test_evaluate_export_dir_matches_pytorch(tiny_run, tiny_predictor, tiny_expo
 def test_benchmark_writes_results(tiny_export, tiny_predictor):
     from distillery.export.benchmark import run_benchmark
 
-    run_benchmark(tiny_export, lengths=[64], n=4, batch_size=2, threads=1, scorer=tiny_predictor.scorer)
+    run_benchmark(tiny_export, lengths=[64], n=4, batch_size=2, threads=1, scorer=tiny_predictor.scorer, profile=True)
     assert hasattr(tiny_predictor.scorer.model.backbone, "peft_config")  # the shared model was not merged
     res = json.loads((tiny_export / "benchmark.json").read_text())
     assert res["threads"] == 1 and res["ort_intra_op_threads"] == 1
     rows = {(r["length"], r["backend"]) for r in res["rows"]}
     assert {(64, "pytorch"), (64, "onnx-fp32"), (64, "onnx-int8"), ("natural", "onnx-int8")} <= rows
     assert all(r["articles_per_s"] > 0 and r["speedup_vs_pytorch"] > 0 for r in res["rows"])
+    assert all(r["cpu_ms_per_article"] > 0 and r["cpu_speedup_vs_pytorch"] > 0 for r in res["rows"])
+    prof = res["profile_ms_per_article"]["64"]
+    assert "Softmax" in prof["onnx-int8"]  # the decoder's eager attention, op by op
+    assert any("attention" in k for k in prof["pytorch"])  # SDPA in PyTorch
+    assert all(v >= 0 for b in prof.values() for v in b.values()) and all(sum(b.values()) > 0 for b in prof.values())
+    assert "Where the time goes at 64 tokens" in (tiny_export / "benchmark.md").read_text()
     assert "vs PyTorch FP32" in (tiny_export / "benchmark.md").read_text()
     from distillery.export.manifest import verify_hashes
 
@@ -220,3 +231,86 @@ def test_smoothing_is_exact_in_fp32(tiny_predictor, tiny_run):
     assert info["blocks"] == 2 and (before - after).abs().max() < 1e-3
     w = scorer.model.backbone.layers[0].input_layernorm.weight
     assert not torch.allclose(w, torch.ones_like(w))  # the norm weights really changed
+
+
+def _eager_onnx(model, path, opset=17):
+    import torch
+
+    ids = torch.randint(5, 500, (2, 12), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["out"],
+                          opset_version=opset, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}})
+
+
+@pytest.mark.parametrize("arch", ["bert", "qwen2"])
+def test_attention_fusion_is_exact_padded_or_not(arch, tmp_path):
+    """Eager attention -> one ai.onnx Attention per layer (+ the encoder's mask-free If branch):
+    same outputs as PyTorch for padded and unpadded batches; no Softmax left in the graph."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    import transformers
+    from onnx import version_converter
+
+    from distillery.export.optimize import ATTENTION_OPSET, fuse_attention, optimize_fp32
+
+    if arch == "bert":
+        cfg = transformers.BertConfig(vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                      intermediate_size=64, attn_implementation="eager")
+        backbone = transformers.BertModel(cfg, add_pooling_layer=False)
+    else:
+        cfg = transformers.Qwen2Config(vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       num_key_value_heads=2, intermediate_size=64, attn_implementation="eager")
+        backbone = transformers.Qwen2Model(cfg)
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b = backbone.eval()
+
+        def forward(self, ids, mask):
+            return self.b(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    model = M().eval()
+    _eager_onnx(model, tmp_path / "eager.onnx")
+    shutil.copyfile(tmp_path / "eager.onnx", tmp_path / "fused.onnx")
+    facts = optimize_fp32(tmp_path / "fused.onnx", cfg, attention="fused")
+    assert facts["attention_fused"] == 2 and facts["opset"] == ATTENTION_OPSET
+    assert facts["maskless_branch"] is (arch == "bert") and facts["recipe"] == ("bert" if arch == "bert" else None)
+    proto = onnx.load(str(tmp_path / "fused.onnx"))
+    ops = [n.op_type for n in proto.graph.node]
+    assert "Softmax" not in ops and ops.count("If" if arch == "bert" else "Attention") == 2
+    if arch == "bert":  # residual + LayerNorm stays unfused (ORT's SkipLayerNormalization kernel is slower)
+        assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 5 and "BiasGelu" in ops
+        # 3-D attention: no head split/merge transposes left; the unpadded branch has no mask input
+        assert "Transpose" not in ops
+        branch = {a.name: a.g.node[0] for a in next(n for n in proto.graph.node if n.op_type == "If").attribute}
+        assert len(branch["then_branch"].input) == 3 and len(branch["else_branch"].input) == 4
+    disabled = facts["session"]["disabled_optimizers"]
+    assert disabled == ["SkipLayerNormFusion"]
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "session.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "fused.onnx"), opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=disabled)
+    assert "SkipLayerNormalization" not in {n.op_type for n in onnx.load(str(tmp_path / "session.onnx")).graph.node}
+    g = torch.Generator().manual_seed(1)
+    for b, t, padded in ((1, 5, False), (3, 40, False), (3, 40, True), (4, 70, True)):
+        ids = torch.randint(5, 600, (b, t), generator=g)
+        mask = torch.ones_like(ids)
+        if padded:
+            mask[1:, t // 2 :] = 0
+        with torch.no_grad():
+            ref = model(ids, mask).numpy()
+        out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        keep = mask.numpy().astype(bool)  # padded positions are don't-cares
+        assert np.abs(out - ref)[keep].max() < 1e-4, (b, t, padded)
+    if arch == "qwen2":  # the check has teeth: a mask-free branch would drop the decoder's causal mask
+        wrong = version_converter.convert_version(onnx.load(str(tmp_path / "eager.onnx")), ATTENTION_OPSET)
+        fuse_attention(wrong, maskless_branch=True)
+        out = ort.InferenceSession(wrong.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"input_ids": ids[:1].numpy(), "attention_mask": np.ones((1, ids.shape[1]), np.int64)})[0]
+        with torch.no_grad():
+            assert np.abs(out - model(ids[:1], torch.ones_like(ids[:1])).numpy()).max() > 1e-2

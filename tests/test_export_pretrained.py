@@ -39,7 +39,9 @@ def test_minilm_naive_int8_fails_and_per_channel_passes(tmp_path, capsys):
     assert main(["export", str(run), "--out", str(out), "--threads", "1"]) == 0
     m = json.loads((out / "manifest.json").read_text())
     tried = {t["config"]: t for t in m["parity"]["int8_tried"]}
-    assert m["models"]["fp32"]["graph_optimization"]["fused"]["Attention"] == 6
+    opt = m["models"]["fp32"]["graph_optimization"]
+    assert opt["fused"]["Attention"] == 6 and opt["attention"] == "fused" and opt["maskless_branch"] is True
+    assert "SkipLayerNormalization" not in opt["fused"] and m["models"]["int8"]["opset"] == 23
     assert m["parity"]["fp32"]["max_abs_diff"] < 1e-4
     assert m["parity"]["int8"]["passed"] and m["parity"]["int8"]["mae_rel_change"] <= 0.01
     assert m["parity"]["int8"]["spearman_weighted_average_vs_fp32"] >= 0.99

@@ -41,7 +41,7 @@ def render(m: dict[str, Any], spec: Any) -> str:
     L += ["## Oracle and data", "",
           f"- oracle (the `oracle` field of the training labels): {', '.join(f'{k} ({v})' for k, v in src.get('oracles', {}).items()) or 'unknown'}",
           f"- training data: {_data(src.get('data'))}",
-          f"- articles: " + ", ".join(f"{k} {v}" for k, v in (train.get("n") or {}).items()),
+          "- articles: " + ", ".join(f"{k} {v}" for k, v in (train.get("n") or {}).items()),
           f"- parity / gate set: {par.get('data', 'unknown')} ({par.get('n')} articles)", ""]
     L += ["## Model", "",
           f"- base: `{base.get('name')}` ({base.get('source')}: {base.get('path') or base.get('package') or ''}"

@@ -31,8 +31,13 @@ class export_cmd:
         p.add_argument("--calibrate", choices=["auto", "refit", "none"], default="auto",
                        help="auto: use the run's calibration.json, fitting it on val if missing; refit; none")
         p.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
+        p.add_argument("--attention", choices=["auto", "fused", "ort", "eager"], default="auto",
+                       help="attention in the ONNX graph: fused = one ai.onnx Attention op per layer (opset 23; "
+                            "encoders: plus a mask-free branch for unpadded batches); ort = ONNX Runtime's contrib "
+                            "Attention (encoders only; QAttention in INT8); eager = as exported; "
+                            "auto (default) = fused for encoders, eager for decoders")
         p.add_argument("--no-optimize", action="store_true",
-                       help="skip ONNX Runtime's transformer graph fusion (encoders: fused attention, LayerNorm, GELU)")
+                       help="skip all graph rewriting (attention fusion; encoders: LayerNorm, GELU fusions)")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -53,7 +58,8 @@ class export_cmd:
                 raise DistilleryError("give a run dir and --out DIR (or --verify EXPORT_DIR)")
             export_run(args.target, args.out, exporter=args.exporter, opset=args.opset, gate=gate,
                        int8_configs=args.int8_config, parity_data=args.parity_data, calibrate=args.calibrate,
-                       threads=args.threads, force=args.force, optimize=not args.no_optimize)
+                       threads=args.threads, force=args.force, optimize=not args.no_optimize,
+                       attention=args.attention)
         except GateFailed as e:
             print(f"PARITY GATE FAILED: {e}")
             return 3
@@ -73,14 +79,31 @@ class benchmark_cmd:
                        help="pytorch = LoRA merged (the baseline); pytorch-lora = adapters unmerged, as evaluate runs it")
         p.add_argument("--data", metavar="FILE", help="articles to build inputs from (default: the parity split)")
         p.add_argument("--repeats", type=int, default=1, help="timed passes per backend and length (best is kept)")
+        p.add_argument("--compare", nargs="+", default=[], metavar="LABEL=FILE",
+                       help="also time other INT8 ONNX files of the same model (e.g. an earlier export's model.int8.onnx)")
+        p.add_argument("--profile", action="store_true",
+                       help="also profile one pass per length (torch.profiler / ORT profiler): time per op, PyTorch vs INT8")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from distillery.export.benchmark import run_benchmark
 
         run_benchmark(args.export_dir, lengths=args.lengths, n=args.n, batch_size=args.batch_size,
-                      threads=args.threads, backends=args.backends, data=args.data, repeats=args.repeats)
+                      threads=args.threads, backends=args.backends, data=args.data, repeats=args.repeats,
+                      profile=args.profile, compare=_pairs(args.compare))
         return 0
+
+
+def _pairs(items: list[str]) -> dict[str, Path]:
+    from distillery.errors import DistilleryError
+
+    out = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not Path(path).is_file():
+            raise DistilleryError(f"--compare {item!r}: expected LABEL=FILE with an existing ONNX file")
+        out[label] = Path(path)
+    return out
 
 
 class package_cmd:

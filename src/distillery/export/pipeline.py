@@ -103,7 +103,7 @@ def _write_scaffold(out: Path, scorer: Any, run: Path | None, ckpt: Path, use_ca
 def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: int | None = None,
                gate: GateConfig = GateConfig(), int8_configs: Sequence[str] | None = None, parity_data: str | None = None,
                calibrate: str = "auto", threads: int | None = None, force: bool = False,
-               optimize: bool = True) -> dict[str, Any]:
+               optimize: bool = True, attention: str = "auto") -> dict[str, Any]:
     """Export, gate and describe. Raises GateFailed (after writing parity.json) if the gate fails."""
     import torch
 
@@ -152,10 +152,13 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     if optimize:
         from distillery.export.optimize import optimize_fp32
 
-        facts["graph_optimization"] = optimize_fp32(out / FP32_FILE, scorer.model.backbone.config, facts["external_data"])
+        facts["graph_optimization"] = optimize_fp32(out / FP32_FILE, scorer.model.backbone.config, facts["external_data"],
+                                                    attention=attention)
+        facts["export_opset"], facts["opset"] = facts["opset"], facts["graph_optimization"].get("opset", facts["opset"])
         if facts["graph_optimization"]["applied"]:
-            _say(f"fused FP32 graph: {facts['graph_optimization']['fused']}")
-    manifest["models"] = {"fp32": {"file": FP32_FILE, **facts, "batch_invariant": True}}
+            _say(f"fused FP32 graph: {facts['graph_optimization'].get('fused')}")
+    session = facts.get("graph_optimization", {}).get("session")  # ORT settings the runtime must use
+    manifest["models"] = {"fp32": {"file": FP32_FILE, **facts, "batch_invariant": True, **({"session": session} if session else {})}}
     manifest["base_model"], manifest["lora"] = base, lora
     data_cfg, cache = _data_config(run)
     train_metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
@@ -209,6 +212,7 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
         _say("skipped: " + ", ".join(t["config"] for t in parity["int8_tried"] if t.get("skipped")))
     manifest["parity"] = parity
     manifest["models"]["int8"] = {"file": INT8_FILE, "opset": facts["opset"], "quantization": q,
+                                  **({"session": manifest["models"]["fp32"]["session"]} if "session" in manifest["models"]["fp32"] else {}),
                                   "batch_invariant": cfg.method != "dynamic",
                                   "batch_invariance_max_diff": r["batch_invariance_max_diff"]}
     manifest["calibration"] = _json_or_none(out / CALIBRATION_FILE)
@@ -255,7 +259,12 @@ class _Smoother:
             model = copy.deepcopy(self.scorer.model)
             info = smooth_decoder(model, views, tok.pad_token_id, alpha=alpha)
             path = self.out / f".smoothed_{alpha}.onnx"
-            export_fp32(model, path, self.facts["exporter"], self.facts["opset"])
+            opt = self.facts.get("graph_optimization")
+            export_fp32(model, path, self.facts["exporter"], self.facts.get("export_opset", self.facts["opset"]))
+            if opt:  # the same graph rewriting as the FP32 model the gate checked
+                from distillery.export.optimize import optimize_fp32
+
+                optimize_fp32(path, model.backbone.config, self.facts["external_data"], attention=opt["attention"])
             del model
             self.files[alpha] = (path, info)
         return self.files[alpha]
@@ -294,7 +303,8 @@ def int8_ladder(out: Path, manifest: dict[str, Any], records: Sequence[dict], ra
         q = quantize(source, out / INT8_FILE, cfg, external_data=external_data)
         if smooth_info:
             q["smoothing"] = smooth_info
-        manifest["models"]["int8"] = {"file": INT8_FILE, "quantization": q, "batch_invariant": cfg.method != "dynamic"}
+        manifest["models"]["int8"] = {"file": INT8_FILE, "quantization": q, "batch_invariant": cfg.method != "dynamic",
+                                      **({"session": manifest["models"]["fp32"]["session"]} if "session" in manifest["models"]["fp32"] else {})}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         rt8 = OnnxScorer(out, "int8", threads=threads, calibrated=False)
         raw8, _, _ = rt8.predict_raw(records)

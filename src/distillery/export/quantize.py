@@ -84,7 +84,8 @@ def weight_matmuls(model: Any) -> list[tuple[str, int | None, bool]]:
     weighted = inits | consts | derived
     rows = []
     for n in model.graph.node:
-        if n.op_type in ("MatMul", "Gemm", "Attention") and len(n.input) > 1 and n.input[1] in weighted:
+        if (n.op_type in ("MatMul", "Gemm") or (n.op_type == "Attention" and n.domain == "com.microsoft")) \
+                and len(n.input) > 1 and n.input[1] in weighted:
             fused = _FUSED.match(n.name)
             layers = [fused.group(1)] if fused else _LAYER.findall(_scope(n))
             rows.append((n.name, int(layers[-1]) if layers else None, False))
@@ -136,8 +137,11 @@ def _quantize(fp32: Path, out: Path, model: Any, config: Int8Config, exclude: li
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        # ORT's contrib Attention (weights inside the op) becomes QAttention; the ai.onnx Attention op
+        # (no weights) is not the quantizer's business.
+        contrib = any(n.op_type == "Attention" and n.domain == "com.microsoft" for n in model.graph.node)
         quantize_dynamic(str(fp32), str(out), per_channel=config.per_channel, reduce_range=config.reduce_range,
-                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Attention"],
+                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"] + (["Attention"] if contrib else []),
                          nodes_to_exclude=exclude, use_external_data_format=external_data,
                          extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT,
                                         **config.extra})

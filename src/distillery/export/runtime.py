@@ -131,8 +131,11 @@ class OnnxScorer:
         if threads:
             opts.intra_op_num_threads = int(threads)
         self.threads = threads
+        # session settings the export measured and recorded (e.g. ORT fusions that make this model slower)
+        disabled = list(m["models"][variant].get("session", {}).get("disabled_optimizers", []))
         self.session = ort.InferenceSession(str(self.dir / m["models"][variant]["file"]), opts,
-                                            providers=list(providers or ["CPUExecutionProvider"]))
+                                            providers=list(providers or ["CPUExecutionProvider"]),
+                                            disabled_optimizers=disabled)
         invariant = bool(m["models"][variant].get("batch_invariant", True))
         self.batch_size = int(batch_size) if batch_size else (8 if invariant else 1)
         cal, conf = self.dir / CALIBRATION_FILE, self.dir / CONFIDENCE_FILE
