@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import openai
 from pydantic import SecretStr
@@ -68,9 +69,13 @@ def fatal_message(e: openai.APIStatusError, endpoint: str, model: str, key_env: 
 class OracleClient:
     """Async chat-completions client for one oracle config and filter."""
 
-    def __init__(self, cfg: OracleConfig, spec: FilterSpec, key: SecretStr):
+    def __init__(self, cfg: OracleConfig, spec: FilterSpec, key: SecretStr,
+                 formats: Callable[[str], dict | None] | None = None):
         self.cfg = cfg
         self.spec = spec
+        # kind (json_schema | json_object | none) -> the request's response_format; default: the
+        # filter's scoring answer (``distillery synthesize`` passes its article schema)
+        self.formats = formats or (lambda kind: response_format(spec, kind))
         self.format = "json_schema" if cfg.response_format == "auto" else cfg.response_format
         self.format_downgrades: list[str] = []
         self._client = openai.AsyncOpenAI(
@@ -86,7 +91,7 @@ class OracleClient:
         for name in ("temperature", "top_p", "seed"):
             if getattr(c, name) is not None:
                 kw[name] = getattr(c, name)
-        rf = response_format(self.spec, kind)
+        rf = self.formats(kind)
         if rf is not None:
             kw["response_format"] = rf
         if c.extra_body:

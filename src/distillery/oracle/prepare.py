@@ -2,8 +2,9 @@
 
 Merges the inputs (validated against the filter's data contract), drops duplicates by content
 hash (the first occurrence wins; duplicates whose labels disagree are counted), splits 80/10/10
-per tier (seeded; :func:`distillery.data.split.stratified_split`) and reports length
-statistics per split, in characters and in estimated Qwen2.5 tokens.
+per tier (seeded; :func:`distillery.data.split.stratified_split`; records tagged ``"synthetic"``
+go to train only when real records are there, unless ``--synthetic-in-eval``) and reports length statistics per split, in
+characters and in estimated Qwen2.5 tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from distillery.data.records import read_records, write_jsonl
-from distillery.data.split import label_matrix, stratified_split
+from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 
@@ -66,7 +67,8 @@ def length_stats(records: Sequence[dict]) -> dict:
 
 
 def prepare(spec: FilterSpec, paths: Sequence[str | Path], out: str | Path, seed: int = 0,
-            fractions: Sequence[float] = (0.8, 0.1, 0.1), skip_invalid: bool = False) -> dict:
+            fractions: Sequence[float] = (0.8, 0.1, 0.1), skip_invalid: bool = False,
+            synthetic_in_eval: bool = False) -> dict:
     report = read_records(paths, spec, skip_invalid=skip_invalid)
     wrong = [(r.get("id"), p) for r in report.records if (p := _provenance_problem(r, spec))]
     if wrong:
@@ -85,7 +87,7 @@ def prepare(spec: FilterSpec, paths: Sequence[str | Path], out: str | Path, seed
     records = list(seen.values())
     if not records:
         raise DistilleryError("no labelled records to split")
-    splits = stratified_split(records, spec, fractions, seed)
+    splits = stratified_split(records, spec, fractions, seed, synthetic_in_eval)
     out = Path(out)
     files = {name: str(write_jsonl(out / f"{name}.jsonl", recs)) for name, recs in splits.items()}
     stats = {
@@ -98,12 +100,16 @@ def prepare(spec: FilterSpec, paths: Sequence[str | Path], out: str | Path, seed
         "records": len(records),
         "seed": seed,
         "fractions": list(fractions),
+        "synthetic": sum(map(is_synthetic, records)),
+        "synthetic_in_eval": synthetic_in_eval,
+        "synthetic_held_out": holds_out_synthetic(records, synthetic_in_eval),
         "files": files,
         "splits": {},
     }
     for name, recs in splits.items():
         tiers = Counter(spec.tier(spec.weighted_average(label_matrix(recs, spec))).tolist()) if recs else Counter()
-        stats["splits"][name] = {**length_stats(recs), "tiers": {t: tiers.get(t, 0) for t in spec.tier_names}}
+        stats["splits"][name] = {**length_stats(recs), "synthetic": sum(map(is_synthetic, recs)),
+                                 "tiers": {t: tiers.get(t, 0) for t in spec.tier_names}}
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     return stats
 
@@ -127,6 +133,10 @@ def print_stats(stats: dict) -> None:
         t.add_row(name, str(s["n"]), "/".join(str(s["tiers"][k]) for k in tier_names),
                   f"{s['chars_median']:.0f}", f"{s['tokens_mean']:.0f}", over)
     console.print(t)
+    if stats["synthetic"]:
+        where = ("all in train (--synthetic-in-eval to split them)" if stats["synthetic_held_out"] else
+                 "split like the rest" + (" (--synthetic-in-eval)" if stats["synthetic_in_eval"] else ": no real records"))
+        console.print(f"{stats['synthetic']} synthetic record(s): {where}", highlight=False)
     if stats["skipped_invalid"]:
         console.print(f"skipped {len(stats['skipped_invalid'])} invalid line(s); first: {stats['skipped_invalid'][0]}")
     console.print(f"wrote {', '.join(stats['files'].values())}", highlight=False)

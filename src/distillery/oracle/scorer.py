@@ -154,6 +154,13 @@ class Scorer:
         records keep their order, and the worker continues only once its answer is durable."""
         await asyncio.get_running_loop().run_in_executor(self._writer, self.ledger.append, record)
 
+    # ---- what a request is, and what makes its answer valid (``synthesize`` overrides both) ----
+    def base_record(self, job: Job) -> dict:
+        return base_record(job, self.spec, self.cfg, self.prompt_sha, "online")
+
+    def judge(self, c: Completion) -> tuple[str, dict]:
+        return judge(c, self.spec)
+
     def estimate_cost(self, job: Job) -> float:
         return self.prices.cost(job.est_prompt_tokens, self.cfg.max_tokens)
 
@@ -170,7 +177,7 @@ class Scorer:
                 continue  # counted as not_scored above
             est_tokens = job.est_prompt_tokens + self.cfg.max_tokens
             await self.limiter.acquire(est_tokens)
-            record = base_record(job, self.spec, self.cfg, self.prompt_sha, "online")
+            record = self.base_record(job)
             try:
                 c = await self.client.complete(job.messages)
             except TransportError as e:
@@ -194,7 +201,7 @@ class Scorer:
             self.stats.completion_tokens += c.completion_tokens
             self.stats.cost_usd += fields["cost_usd"]
             attempt += 1
-            status, verdict = judge(c, self.spec)
+            status, verdict = self.judge(c)
             await self._append({**record, "status": status, "attempt": attempt, **verdict, **fields})
             if status == "ok":
                 self.stats.scored += 1
