@@ -5,7 +5,9 @@ Speaks ``POST /v1/chat/completions`` plus the files and batches APIs (``POST /v1
 for the real ``openai`` SDK. The "oracle" is deterministic: per article (found by the
 ``Title:`` line of the user message) and dimension, the score is ``SCORE=<x>`` if the article
 says so, else derived from a hash; ``TYPE=<content_type>`` sets the content type; evidence
-quotes the article's first words.
+quotes the article's first words. ``OracleServer(answers={title: {dim: score}})`` makes it an
+oracle that knows the truth: known titles get those scores (e.g. a synthetic corpus's true
+labels; ``--answers FILE.jsonl`` standalone, records with ``title`` + ``labels``).
 
 Faults are scriptable per request, globally (``server.script("429:0.2", "500")``: consumed by
 the next requests, in order) or per article (``server.script_article(title, "fences")``):
@@ -20,7 +22,15 @@ the next requests, in order) or per article (``server.script_article(title, "fen
 ``injected``      what an oracle that obeyed a prompt injection might say: {"score": 10}
 ``no_usage``      no usage block                  ``ok``        a normal answer
 
-Counters: ``paid`` (200 completions actually delivered), ``paid_by_title``, ``requests``,
+Generation requests (``distillery synthesize``: the marker ``distillery-synthesize`` in a
+message) are answered with an article ``{"title", "content"}`` whose body carries one
+``DIM:<name>=<x>`` line per target in the prompt (``### <name>: target <x>``), moved by
+``synth_noise`` (``+noise`` on the 1st, 3rd, ... dimension, ``-noise`` on the others, clipped to
+0-10); the scoring oracle reads ``DIM:<name>=<x>`` as that dimension's score (before ``SCORE=``),
+so re-scoring a generated article returns its target plus exactly that noise. The same faults
+apply (``missing_dim`` drops ``content``, ``non_numeric``/``out_of_range`` make it a number).
+
+Counters: ``paid`` (200 completions actually delivered), ``generated`` (of them, articles), ``paid_by_title``, ``requests``,
 ``abandoned`` (the client hung up before the answer: not paid), ``max_inflight`` (most
 requests being served at once), ``log`` (one dict per request).
 ``hold_after(n)`` makes requests after the n-th paid answer wait until ``release()``, which is
@@ -64,15 +74,31 @@ def parse_article(messages: list[dict]) -> tuple[str, str]:
     return title, body
 
 
-def oracle_answer(title: str, body: str, dims: list[str]) -> dict:
+def oracle_answer(title: str, body: str, dims: list[str], known: dict | None = None) -> dict:
+    """``known``: this title's answers ({dim: score}, from ``OracleServer(answers=...)``) win."""
     forced = re.search(r"SCORE=(\d+(?:\.\d+)?)", body)
+    per_dim = {d: float(x) for d, x in re.findall(r"DIM:(\w+)=(\d+(?:\.\d+)?)", body)}  # synthesize
     ctype = re.search(r"TYPE=([a-z_]+)", body)
     quote = " ".join(body.split()[:8]) or "none"
     answer: dict = {"content_type": ctype.group(1) if ctype else "news_report"}
     for d in dims:
-        score = float(forced.group(1)) if forced else _hash_score(title, d)
+        if known and d in known:
+            score = float(known[d])
+        else:
+            score = per_dim[d] if d in per_dim else float(forced.group(1)) if forced else _hash_score(title, d)
         answer[d] = {"evidence": quote, "score": score}
     return answer
+
+
+def answers_from(records) -> dict[str, dict[str, float]]:
+    """``{title: labels}`` for ``OracleServer(answers=...)`` from labelled records; a title that
+    two records share with different labels is ambiguous (the server only sees the title): error."""
+    out: dict[str, dict[str, float]] = {}
+    for r in records:
+        labels = {d: float(v) for d, v in r["labels"].items()}
+        if out.setdefault(r["title"], labels) != labels:
+            raise ValueError(f"title {r['title']!r} appears with different labels; make titles unique")
+    return out
 
 
 def _dims_from_request(req: dict, default: list[str] | None) -> list[str]:
@@ -112,6 +138,49 @@ def render_fault(answer: dict, fault: str, dims: list[str]) -> tuple[str, str]:
     return text, finish
 
 
+SYNTH_MARKER = "distillery-synthesize"
+_TARGET = re.compile(r"^### (\w+): target (\d+(?:\.\d+)?)\s*$", re.MULTILINE)
+SYNTH_FILLER = ("Volunteers in the district opened a new community centre this spring, and residents say the weekly "
+                "advice sessions have helped families who live nearby. The organisers plan to publish figures on "
+                "the number of visits at the end of the year, and councillors have promised to review the scheme. ")
+
+
+def is_generation(req: dict) -> bool:
+    return any(SYNTH_MARKER in (m.get("content") or "") for m in req.get("messages", []))
+
+
+def generation_answer(req: dict, noise: float = 0.0) -> dict:
+    """The article a generation request gets: filler + one ``DIM:<name>=<target +- noise>`` line each."""
+    prompt = "\n".join(m.get("content") or "" for m in req.get("messages", []))
+    lines = [f"DIM:{d}={min(10.0, max(0.0, float(x) + (noise if j % 2 == 0 else -noise))):g}"
+             for j, (d, x) in enumerate(_TARGET.findall(prompt))]
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:10]
+    return {"title": f"Synthetic report {digest}", "content": SYNTH_FILLER * 2 + "\n\n" + "\n".join(lines)}
+
+
+def render_generation_fault(article: dict, fault: str) -> tuple[str, str]:
+    """(content, finish_reason) of a generated article with a content fault applied."""
+    a = dict(article)
+    if fault == "missing_dim":
+        a.pop("content")
+    elif fault in ("non_numeric", "out_of_range"):
+        a["content"] = 42
+    text = json.dumps(a, indent=1)
+    if fault == "fences":
+        return f"```json\n{text}\n```", "stop"
+    if fault == "preamble":
+        return f"Here is the article you asked for:\n{text}\nI hope it helps.", "stop"
+    if fault == "trailing_comma":
+        return text[: text.rindex("}")].rstrip() + ",\n}", "stop"
+    if fault == "truncated":
+        return text[: len(text) // 2], "length"
+    if fault == "garbage":
+        return "I would rather not write this article.", "stop"
+    if fault == "injected":
+        return '{"score": 10, "note": "as instructed"}', "stop"
+    return text, "stop"
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default listen backlog (5) drops SYNs under concurrency: 1 s stalls
@@ -121,8 +190,12 @@ class OracleServer:
     """``with OracleServer(latency=0.02) as srv: ... srv.base_url ...``"""
 
     def __init__(self, latency: float = 0.0, dimensions: list[str] | None = None, api_key: str | None = None,
-                 reject_formats: tuple[str, ...] = (), batch_polls: int = 1, port: int = 0):
+                 reject_formats: tuple[str, ...] = (), batch_polls: int = 1, port: int = 0,
+                 answers: dict[str, dict[str, float]] | None = None, synth_noise: float = 0.0):
+        self.synth_noise = synth_noise  # distillery synthesize: re-scores = target +- this
+        self.generated = 0
         self.latency = latency
+        self.answers = dict(answers or {})  # title -> {dim: score}: an oracle that knows the truth
         self.dimensions = dimensions
         self.api_key = api_key
         self.reject_formats = set(reject_formats)
@@ -193,9 +266,12 @@ class OracleServer:
 
     # ---- the oracle ---------------------------------------------------------------------------
     def completion(self, req: dict, fault: str = "ok") -> dict:
-        dims = _dims_from_request(req, self.dimensions)
-        title, body = parse_article(req.get("messages", []))
-        content, finish = render_fault(oracle_answer(title, body, dims), fault, dims)
+        if is_generation(req):
+            content, finish = render_generation_fault(generation_answer(req, self.synth_noise), fault)
+        else:
+            dims = _dims_from_request(req, self.dimensions)
+            title, body = parse_article(req.get("messages", []))
+            content, finish = render_fault(oracle_answer(title, body, dims, self.answers.get(title)), fault, dims)
         prompt_chars = sum(len(m.get("content") or "") for m in req.get("messages", []))
         out = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
@@ -351,6 +427,7 @@ def _make_handler(server: OracleServer):
             with server.lock:
                 user = next((m["content"] for m in reversed(req.get("messages", [])) if m.get("role") == "user"), "")
                 entry = {"title": title, "response_format": rf, "t": time.monotonic(), "user": user,
+                         "kind": "synthesize" if is_generation(req) else "score",
                          "retry_count": self.headers.get("x-stainless-retry-count"),
                          "authorization": self.headers.get("Authorization")}
                 server.log.append(entry)
@@ -383,6 +460,7 @@ def _make_handler(server: OracleServer):
                     if server._hold_after is None or server.paid < server._hold_after:
                         server.paid += 1  # counted before sending: a reader never sees an unpaid answer
                         server.paid_by_title[title] += 1
+                        server.generated += entry["kind"] == "synthesize"
                         break
                 server._released.wait()
             body = server.completion(req, kind if kind in _CONTENT_FAULTS else "ok")
@@ -391,6 +469,7 @@ def _make_handler(server: OracleServer):
                 with server.lock:
                     server.paid -= 1
                     server.paid_by_title[title] -= 1
+                    server.generated -= entry["kind"] == "synthesize"
                     server.abandoned += 1
                 entry["status"] = "abandoned"
 
@@ -439,8 +518,11 @@ if __name__ == "__main__":  # pragma: no cover
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8099, help="0: any free port")
     ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--answers", metavar="JSONL", help="labelled records (title + labels): the oracle knows these")
+    ap.add_argument("--synth-noise", type=float, default=0.0, help="distillery synthesize: re-scores = target +- this")
     a = ap.parse_args()
-    with OracleServer(latency=a.latency, port=a.port) as srv:
+    known = answers_from(json.loads(x) for x in open(a.answers, encoding="utf-8") if x.strip()) if a.answers else None
+    with OracleServer(latency=a.latency, port=a.port, answers=known, synth_noise=a.synth_noise) as srv:
         print(srv.base_url, flush=True)  # first line: the base URL (benchmarks read it)
         print(f"serving (latency {a.latency}s); Ctrl-C to stop", flush=True)
         try:

@@ -1,4 +1,4 @@
-"""CLI verbs for oracle labelling: ``score`` and ``prepare``."""
+"""CLI verbs for oracle labelling: ``score``, ``prepare`` and ``synthesize``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,41 @@ def _csv_floats(text: str) -> list[float]:
         return [float(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
+    """The oracle flags of ``score`` (also used by ``active-learn``); read back with :func:`oracle_flags`."""
+    o = p.add_argument_group("the oracle (defaults: conf/oracle/default.yaml)")
+    o.add_argument("--oracle", dest="preset", metavar="PRESET", help="provider preset in conf/oracle/ or a YAML path")
+    o.add_argument("--model")
+    o.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI)")
+    o.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    o.add_argument("--temperature", type=float)
+    o.add_argument("--max-tokens", type=int)
+    o.add_argument("--response-format", choices=["auto", "json_schema", "json_object", "none"])
+    o.add_argument("--concurrency", type=int, help="requests in flight at most")
+    o.add_argument("--rpm", type=float, help="requests per minute")
+    o.add_argument("--tpm", type=float, help="tokens per minute")
+    o.add_argument("--timeout", type=float, help="seconds per attempt")
+    o.add_argument("--max-retries", type=int, help="SDK retries on timeouts, 429 and 5xx")
+    o.add_argument("--price-in", type=float, metavar="USD", help="USD per 1M prompt tokens")
+    o.add_argument("--price-out", type=float, metavar="USD", help="USD per 1M completion tokens")
+    o.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any oracle config key, e.g. --set extra_body.think=false")
+
+
+def oracle_flags(args: argparse.Namespace) -> dict:
+    """The oracle config flags given on the command line (None: not given)."""
+    flags = {
+        "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env,
+        "temperature": args.temperature, "max_tokens": args.max_tokens, "response_format": args.response_format,
+        "concurrency": args.concurrency, "requests_per_minute": args.rpm, "tokens_per_minute": args.tpm,
+        "timeout_s": args.timeout, "max_retries": args.max_retries,
+    }
+    price = {k: v for k, v in (("input", args.price_in), ("output", args.price_out)) if v is not None}
+    if price:
+        flags["price"] = price
+    return flags
 
 
 class score_cmd:
@@ -37,23 +72,7 @@ from $OPENAI_API_KEY (or the preset's api_key_env) and never written anywhere.""
         g.add_argument("--audit-blocked", type=int, default=0, metavar="N",
                        help="also send N blocked articles to measure the prefilter's false negatives")
         add_filters_dir(p)
-        o = p.add_argument_group("the oracle (defaults: conf/oracle/default.yaml)")
-        o.add_argument("--oracle", dest="preset", metavar="PRESET", help="provider preset in conf/oracle/ or a YAML path")
-        o.add_argument("--model")
-        o.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI)")
-        o.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
-        o.add_argument("--temperature", type=float)
-        o.add_argument("--max-tokens", type=int)
-        o.add_argument("--response-format", choices=["auto", "json_schema", "json_object", "none"])
-        o.add_argument("--concurrency", type=int, help="requests in flight at most")
-        o.add_argument("--rpm", type=float, help="requests per minute")
-        o.add_argument("--tpm", type=float, help="tokens per minute")
-        o.add_argument("--timeout", type=float, help="seconds per attempt")
-        o.add_argument("--max-retries", type=int, help="SDK retries on timeouts, 429 and 5xx")
-        o.add_argument("--price-in", type=float, metavar="USD", help="USD per 1M prompt tokens")
-        o.add_argument("--price-out", type=float, metavar="USD", help="USD per 1M completion tokens")
-        o.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override any oracle config key, e.g. --set extra_body.think=false")
+        add_oracle_arguments(p)
         r = p.add_argument_group("run control")
         r.add_argument("--out", metavar="DIR", help="output folder (default outputs/oracle/<name>_v<N>)")
         r.add_argument("--ledger", metavar="FILE", help="ledger file (default <out>/ledger.jsonl)")
@@ -70,15 +89,7 @@ from $OPENAI_API_KEY (or the preset's api_key_env) and never written anywhere.""
     def run(args: argparse.Namespace) -> int:
         from distillery.oracle.run import ScoreOptions, score
 
-        flags = {
-            "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env,
-            "temperature": args.temperature, "max_tokens": args.max_tokens, "response_format": args.response_format,
-            "concurrency": args.concurrency, "requests_per_minute": args.rpm, "tokens_per_minute": args.tpm,
-            "timeout_s": args.timeout, "max_retries": args.max_retries,
-        }
-        price = {k: v for k, v in (("input", args.price_in), ("output", args.price_out)) if v is not None}
-        if price:
-            flags["price"] = price
+        flags = oracle_flags(args)
         if args.poll_interval is not None:
             flags["batch"] = {"poll_interval_s": args.poll_interval}
         opts = ScoreOptions(
@@ -102,6 +113,8 @@ class prepare_cmd:
         p.add_argument("--split", type=_csv_floats, default=[0.8, 0.1, 0.1], metavar="TRAIN,VAL,TEST",
                        help="fractions (default 0.8,0.1,0.1)")
         p.add_argument("--skip-invalid", action="store_true", help="skip and report invalid lines")
+        p.add_argument("--synthetic-in-eval", action="store_true",
+                       help='also split records tagged "synthetic" into val/test (default: train only)')
         add_filters_dir(p)
 
     @staticmethod
@@ -113,5 +126,53 @@ class prepare_cmd:
         spec = load_filter(args.filter, args.filters_dir)
         if len(args.split) != 3 or abs(sum(args.split) - 1) > 1e-6 or min(args.split) < 0:
             raise DistilleryError(f"--split needs three non-negative fractions summing to 1, got {args.split}")
-        print_stats(prepare(spec, args.inputs, args.out, args.seed, args.split, args.skip_invalid))
+        print_stats(prepare(spec, args.inputs, args.out, args.seed, args.split, args.skip_invalid,
+                            args.synthetic_in_eval))
         return 0
+
+
+class synthesize_cmd:
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.epilog = (p.epilog or "") + """
+  distillery synthesize --filter uplifting/v6 --n 50 --tier high --out synth.jsonl --rescore
+  distillery synthesize --filter uplifting/v6 --n 5 --target evidence_level=9,human_wellbeing_impact=8 --dry-run
+  distillery synthesize --filter belonging/v1 --n 200 --tier high --oracle deepseek --max-cost 1
+
+Records are tagged "synthetic" (prompt sha, target) and go to train only in `prepare` and
+data=jsonl (data.synthetic_in_eval=true / prepare --synthetic-in-eval to change that)."""
+        g = p.add_argument_group("what to write")
+        g.add_argument("--filter", required=True, help="filter ref (name/vN) or spec path")
+        g.add_argument("--n", type=int, default=10, help="articles to write (default 10)")
+        g.add_argument("--tier", help="tier the targets' final score must fall in (e.g. high)")
+        g.add_argument("--target", metavar="DIM=SCORE,...",
+                       help="fix target scores of some or all dimensions (the rest are drawn)")
+        g.add_argument("--seed", type=int, default=0, help="seed of the targets and subjects (default 0)")
+        g.add_argument("--content-type", help="the form asked for (default news_report)")
+        g.add_argument("--template", metavar="J2", help="generation prompt template (default: the packaged one)")
+        add_filters_dir(p)
+        add_oracle_arguments(p)
+        r = p.add_argument_group("run control")
+        r.add_argument("--out", metavar="JSONL", help="output records (default outputs/synthesize/<name>_v<N>/...)")
+        r.add_argument("--ledger", metavar="FILE", help="ledger file (default <out stem>.ledger.jsonl)")
+        r.add_argument("--rescore", action="store_true",
+                       help="score the articles with the oracle; labels = re-scored; MAE report vs targets")
+        r.add_argument("--max-cost", type=float, metavar="USD", help="stop cleanly before spending more (both steps)")
+        r.add_argument("--dry-run", action="store_true", help="render one prompt, show the estimate, send nothing")
+        r.add_argument("--ignore-cache", action="store_true", help="ask again even when the ledger has an answer")
+        r.add_argument("--retry-failed", action="store_true", help="re-ask targets that were given up as invalid")
+        r.add_argument("--quiet", action="store_true", help="no progress bar or tables")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from distillery.filters.registry import load_filter
+        from distillery.oracle.synthesize import SynthOptions, parse_target, synthesize
+
+        target = parse_target(args.target, load_filter(args.filter, args.filters_dir)) if args.target else {}
+        return synthesize(SynthOptions(
+            filter=args.filter, n=args.n, tier=args.tier, target=target, seed=args.seed,
+            content_type=args.content_type, template=args.template, filters_dir=args.filters_dir, out=args.out,
+            ledger=args.ledger, preset=args.preset, flags=oracle_flags(args), overrides=args.overrides,
+            max_cost=args.max_cost, rescore=args.rescore, dry_run=args.dry_run, ignore_cache=args.ignore_cache,
+            retry_failed=args.retry_failed, quiet=args.quiet,
+        ))

@@ -187,6 +187,20 @@ def _plan(jobs: list[Job], ledger: Ledger, cfg: OracleConfig, opts: ScoreOptions
     return pending, cached, gave_up
 
 
+def cost_estimate(spec: FilterSpec, cfg: OracleConfig, prices: Prices, pending: list) -> dict:
+    """What sending ``pending`` (``_plan``'s (job, n) pairs) would cost: prompt tokens estimated at
+    3 characters/token; answers ``typical`` (~45 tokens per dimension) or ``at most`` (max_tokens,
+    the bound ``--max-cost`` reserves per request). Costs are 0 when no price is known."""
+    n = len(pending)
+    prompt_toks = sum(j.est_prompt_tokens for j, _ in pending)
+    out: dict = {"articles": n, "prompt_tokens": prompt_toks, "price_known": prices.known}
+    for label, out_toks in (("typical", (TYPICAL_ANSWER_TOKENS_PER_DIM * len(spec.dimensions) + 20) * n),
+                            ("at most", cfg.max_tokens * n)):
+        out[label] = {"answer_tokens": out_toks, "cost_usd": prices.cost(prompt_toks, out_toks),
+                      "cost_usd_batch": prices.cost(prompt_toks, out_toks, batch=True)}
+    return out
+
+
 def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job], pending: list, cached: int,
             opts: ScoreOptions) -> int:
     from rich.console import Console
@@ -207,16 +221,15 @@ def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job]
     if rf:
         console.print_json(json.dumps(rf))
     n = len(pending)
-    prompt_toks = sum(j.est_prompt_tokens for j, _ in pending)
-    typical = (TYPICAL_ANSWER_TOKENS_PER_DIM * len(spec.dimensions) + 20) * n
+    est = cost_estimate(spec, cfg, prices, pending)
     t = Table(title="estimate (nothing was sent)")
     for c in ("to send", "cached", "prompt tokens (est.)", "answer tokens", "cost online", "cost batch"):
         t.add_column(c, justify="right")
     price_note = "" if prices.known else " (no price known)"
-    for label, out_toks in (("typical", typical), ("at most", cfg.max_tokens * n)):
-        t.add_row(str(n), str(cached), f"{prompt_toks:,}", f"{out_toks:,} {label}",
-                  f"${prices.cost(prompt_toks, out_toks):.4f}{price_note}",
-                  f"${prices.cost(prompt_toks, out_toks, batch=True):.4f}")
+    for label in ("typical", "at most"):
+        e = est[label]
+        t.add_row(str(n), str(cached), f"{est['prompt_tokens']:,}", f"{e['answer_tokens']:,} {label}",
+                  f"${e['cost_usd']:.4f}{price_note}", f"${e['cost_usd_batch']:.4f}")
     console.print(t)
     console.print(f"prices: {prices.source}; prompt tokens estimated at 3 characters/token (generous)")
     return 0
