@@ -10,6 +10,13 @@ The *variant* is what sets a job apart: the overrides whose value differs betwee
 jobs (from ``.hydra/overrides.yaml``, else the dir name). The *baseline* is the first job whose
 variant (or dir name) contains ``--baseline``; by default the sweep's first successful job.
 Delta % = 100 * (val MAE - baseline val MAE) / baseline val MAE: negative is better.
+
+A sweep over several filters (e.g. ``sweeps/cross_filter.yaml``: single-filter runs beside a
+multi-head run, whose metrics.json has a ``filters`` block) gets, per filter, ``<filter> val MAE``
+and ``<filter> Δ vs single`` (against the first job that trained that filter alone), and the
+optimizer steps; per-dimension columns are then named ``<filter>:<dimension>/mae`` (compare.csv
+only: too wide for compare.md). The plain
+``val MAE`` of a multi-head job is the mean over its filters.
 """
 
 from __future__ import annotations
@@ -50,6 +57,15 @@ class Job:
     def val_mae(self) -> float | None:
         v = self.val.get("mae")
         return float(v) if isinstance(v, (int, float)) else None
+
+    @property
+    def filter_vals(self) -> dict[str, dict[str, Any]]:
+        """filter ref -> val metrics: every head of a multi-head job, or the one filter of a single run."""
+        heads = self.metrics.get("filters")
+        if isinstance(heads, dict):
+            return {str(r): b["val"] for r, b in heads.items() if isinstance(b, dict) and isinstance(b.get("val"), dict)}
+        ref = self.metrics.get("filter") or (self.config.get("filter") or {}).get("name")
+        return {str(ref): self.val} if ref and self.val else {}
 
     @property
     def inference_ms(self) -> float | None:
@@ -150,6 +166,23 @@ def dimension_names(jobs: list[Job]) -> list[str]:
     return names
 
 
+def filter_refs(jobs: list[Job]) -> list[str]:
+    """The filters the sweep's successful jobs trained, in order of appearance."""
+    refs: list[str] = []
+    for j in jobs:
+        refs += [r for r in (j.filter_vals if j.status == "ok" else {}) if r not in refs]
+    return refs
+
+
+def _dims_by_filter(jobs: list[Job], refs: list[str]) -> list[tuple[str, str]]:
+    """(filter, dimension) pairs of a multi-filter sweep, in order of appearance."""
+    out: list[tuple[str, str]] = []
+    for j in jobs:
+        for ref, val in j.filter_vals.items():
+            out += [(ref, k[:-4]) for k in val if k.endswith("/mae") and (ref, k[:-4]) not in out]
+    return [x for x in out if x[0] in refs]
+
+
 def pick_baseline(jobs: list[Job], baseline: str | None) -> Job | None:
     ok = [j for j in jobs if j.status == "ok"]
     if baseline is None:
@@ -162,10 +195,14 @@ def pick_baseline(jobs: list[Job], baseline: str | None) -> Job | None:
 
 def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[str, Any]]]:
     """(column names, rows) of the comparison; numbers are floats/None, failed rows mostly None."""
-    dims = dimension_names(jobs)
-    cols = ["job", "variant", "status", "val_mae", "delta_vs_baseline_pct", *[f"{d}/mae" for d in dims],
-            "train_seconds", "inference_ms_per_article", "error"]
+    refs = filter_refs(jobs)
+    multi = len(refs) > 1  # several filters: per-filter columns, dimensions named by filter
+    dims = [f"{r}:{d}" for r, d in _dims_by_filter(jobs, refs)] if multi else dimension_names(jobs)
+    per_filter = [c for r in refs for c in (f"{r}/val_mae", f"{r}/delta_vs_single_pct")] if multi else []
+    cols = ["job", "variant", "status", "val_mae", "delta_vs_baseline_pct", *per_filter, *[f"{d}/mae" for d in dims],
+            *(["global_step"] if multi else []), "train_seconds", "inference_ms_per_article", "error"]
     base = baseline.val_mae if baseline is not None else None
+    single = {r: next((j for j in jobs if j.status == "ok" and list(j.filter_vals) == [r]), None) for r in refs}
     rows = []
     for j in jobs:
         mae = j.val_mae
@@ -175,8 +212,18 @@ def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[s
         if mae is not None and base:
             row["delta_vs_baseline_pct"] = 100.0 * (mae - base) / base
         for d in dims:
-            v = j.val.get(f"{d}/mae")
+            ref, _, dim = d.rpartition(":") if multi else ("", "", d)
+            v = (j.filter_vals.get(ref, {}) if multi else j.val).get(f"{dim}/mae")
             row[f"{d}/mae"] = float(v) if isinstance(v, (int, float)) else None
+        for r in refs if multi else []:
+            v = j.filter_vals.get(r, {}).get("mae")
+            row[f"{r}/val_mae"] = float(v) if isinstance(v, (int, float)) else None
+            ref_mae = single[r].filter_vals[r].get("mae") if single[r] is not None else None
+            if row[f"{r}/val_mae"] is not None and ref_mae and single[r] is not j:
+                row[f"{r}/delta_vs_single_pct"] = 100.0 * (row[f"{r}/val_mae"] - ref_mae) / ref_mae
+        if multi:
+            gs = j.metrics.get("global_step")
+            row["global_step"] = int(gs) if isinstance(gs, (int, float)) else None
         ts = j.metrics.get("train_seconds")
         row["train_seconds"] = float(ts) if isinstance(ts, (int, float)) else None
         row["inference_ms_per_article"] = j.inference_ms
@@ -187,7 +234,7 @@ def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[s
 def _cell(col: str, v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if col == "delta_vs_baseline_pct":
+    if col.endswith("_pct"):
         return f"{v:+.1f}%"
     if col == "train_seconds":
         return f"{v:.0f}"
@@ -199,19 +246,30 @@ def _cell(col: str, v: Any) -> str:
 
 
 HEADERS = {"variant": "variant", "status": "status", "val_mae": "best val MAE", "delta_vs_baseline_pct": "Δ vs baseline",
-           "train_seconds": "train s", "inference_ms_per_article": "inference ms/article", "error": "error"}
+           "train_seconds": "train s", "inference_ms_per_article": "inference ms/article", "error": "error",
+           "global_step": "optimizer steps"}
+
+
+def _header(col: str) -> str:
+    if col.endswith("/val_mae"):
+        return f"{col[:-8]} val MAE"
+    if col.endswith("/delta_vs_single_pct"):
+        return f"{col[:-20]} Δ vs single"
+    return HEADERS.get(col, col)
 
 
 def markdown(cols: list[str], rows: list[dict[str, Any]], title: str = "") -> str:
-    shown = [c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows))]
-    best = min((r["val_mae"] for r in rows if r["val_mae"] is not None), default=None)
-    head = [HEADERS.get(c, c) for c in shown]
+    shown = [c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows))
+             and ":" not in c]  # a multi-filter sweep's <filter>:<dimension> columns: csv only (too wide)
+    bold = [c for c in shown if c == "val_mae" or c.endswith("/val_mae")]
+    best = {c: min((r[c] for r in rows if r[c] is not None), default=None) for c in bold}
+    head = [_header(c) for c in shown]
     lines = ([f"# {title}", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in shown) + "|"]
     for r in rows:
         cells = []
         for c in shown:
             s = _cell(c, r[c])
-            cells.append(f"**{s}**" if c == "val_mae" and r[c] is not None and r[c] == best else s)
+            cells.append(f"**{s}**" if c in best and r[c] is not None and r[c] == best[c] else s)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -223,6 +281,20 @@ def write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> Path:
         for r in rows:
             w.writerow({c: ("" if r[c] is None else r[c]) for c in cols})
     return path
+
+
+def per_filter_rows(cols: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A multi-filter sweep's chart rows: one bar per (filter, job) with that filter's val MAE and
+    its Δ vs the single-filter job (the baseline bar); empty for a one-filter sweep."""
+    out = []
+    for ref in [c[: -len("/val_mae")] for c in cols if c.endswith("/val_mae")]:
+        for r in rows:
+            if r[f"{ref}/val_mae"] is not None:
+                single = r[f"{ref}/delta_vs_single_pct"] is None
+                out.append({"variant": f"{ref}: {r['variant'].replace(' (baseline)', '')}" + (" (baseline)" if single else ""),
+                            "val_mae": r[f"{ref}/val_mae"], "status": r["status"],
+                            "delta_vs_baseline_pct": r[f"{ref}/delta_vs_single_pct"]})
+    return out
 
 
 def bar_chart(rows: list[dict[str, Any]], out: Path, title: str = "") -> Path:
@@ -267,7 +339,7 @@ def compare(sweep_dir: Path, baseline: str | None = None, write: bool = True, qu
     if write:
         (sweep_dir / "compare.md").write_text(md, encoding="utf-8")
         write_csv(sweep_dir / "compare.csv", cols, rows)
-        bar_chart(rows, sweep_dir / "compare.png", title=name)
+        bar_chart(per_filter_rows(cols, rows) or rows, sweep_dir / "compare.png", title=name)
         if not quiet:
             print(f"written: {sweep_dir / 'compare.md'}, compare.csv, compare.png")
     return rows

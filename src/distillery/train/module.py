@@ -53,13 +53,8 @@ class DistillModule(L.LightningModule):
         rows = self._outputs.pop(stage, [])
         if not rows:
             return
-        pred, true, article = (torch.cat(x) for x in zip(*rows))
-        if self.trainer.world_size > 1:  # every rank evaluates on all articles (padding dupes average out)
-            pred, true, article = (self.all_gather(x.to(self.device)).flatten(0, 1).cpu() for x in (pred, true, article))
-        ids, pred = aggregate_views(pred, article, self.aggregate)
-        _, true = aggregate_views(true, article, "mean")  # every view carries its article's labels
-        metrics = regression_metrics(pred.numpy(), true.numpy(), self.spec)
-        self.last_eval[stage] = {"pred": pred.numpy(), "true": true.numpy(), "article": ids.numpy(), "metrics": metrics}
+        self.last_eval[stage] = self._article_eval(rows, self.spec)
+        metrics = self.last_eval[stage]["metrics"]
         self.log_dict({f"{stage}/{k}": v for k, v in metrics.items() if k != "mae"})
         self.log(f"{stage}/mae", metrics["mae"], prog_bar=True)
         if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
@@ -72,6 +67,16 @@ class DistillModule(L.LightningModule):
             log.info("epoch %d/%d: train loss %.4f | val loss %.4f | val MAE %.4f | val Spearman %.3f",
                      h["epoch"] + 1, self.trainer.max_epochs or -1, h["train_loss"], h["val_loss"], h["val_mae"],
                      metrics["spearman"])
+
+    def _article_eval(self, rows: list, spec: FilterSpec) -> dict:
+        """Per-article predictions, labels and metrics from one stage's (pred, labels, article) view rows."""
+        pred, true, article = (torch.cat(x) for x in zip(*rows))
+        if self.trainer.world_size > 1:  # every rank evaluates on all articles (padding dupes average out)
+            pred, true, article = (self.all_gather(x.to(self.device)).flatten(0, 1).cpu() for x in (pred, true, article))
+        ids, pred = aggregate_views(pred, article, self.aggregate)
+        _, true = aggregate_views(true, article, "mean")  # every view carries its article's labels
+        metrics = regression_metrics(pred.numpy(), true.numpy(), spec)
+        return {"pred": pred.numpy(), "true": true.numpy(), "article": ids.numpy(), "metrics": metrics}
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
