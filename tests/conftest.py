@@ -24,6 +24,19 @@ def _outputs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Hydra verbs run in-process configure the root logger with handlers on the (captured, then
+    closed) stdout/stderr of that test; later tests must not log into them."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def uplifting():
     from distillery.filters import load_filter
@@ -131,4 +144,28 @@ def tiny_export(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("export") / "uplifting_v6"
     with one_torch_thread():
         export_run(tiny_run, out, threads=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def probe_run(tmp_path_factory) -> Path:
+    """An embedding probe (frozen packaged MiniLM + ridge) on the data :func:`tiny_run` trains on
+    (same corpus, seed and split), with a 128-token context."""
+    from distillery.cli import main
+
+    out = tmp_path_factory.mktemp("probe")
+    with one_torch_thread():
+        assert main(["train", "model=embedding_probe", "experiment=smoke", "logger=none", "seed=0",
+                     "context_strategy.max_tokens=128", f"paths.output_dir={out}",
+                     f"paths.cache_dir={out / 'cache'}"]) == 0
+    return next((out / "train" / "runs").iterdir())
+
+
+@pytest.fixture(scope="session")
+def probe_export(probe_run, tmp_path_factory) -> Path:
+    from distillery.export.pipeline import export_run
+
+    out = tmp_path_factory.mktemp("export") / "probe"
+    with one_torch_thread():
+        export_run(probe_run, out, threads=1)
     return out

@@ -34,6 +34,8 @@ def test_every_option_composes(group, option):
     overrides = [f"{group}={option}"]
     if group == "data" and option == "jsonl":
         overrides.append("data.path=/some/labelled.jsonl")
+    if group == "data" and option == "jsonl_heads":  # a multi-head run's per-filter labelled sets
+        overrides.append("data.paths={uplifting/v6:/a.jsonl,belonging/v1:/b.jsonl}")
     cfg = _job(compose(overrides))
     check_required(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves

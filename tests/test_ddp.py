@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 
 def test_ddp_two_cpu_processes(tmp_path):

@@ -29,8 +29,8 @@ def compose_sweep(name: str, overrides: list[str] | None = None):
                        overrides=[f"hydra.searchpath=[file://{conf_dir()}]", *(overrides or [])])
 
 
-def test_the_four_sweeps_are_shipped():
-    assert SWEEPS == ["base_model", "context_length", "hparams", "loss"]
+def test_the_sweeps_are_shipped():
+    assert SWEEPS == ["base_model", "context_length", "cross_filter", "embedding_vs_finetune", "hparams", "loss"]
     assert set(list_sweeps()) == set(SWEEPS)
     assert (Path(__file__).resolve().parents[1] / "sweeps").is_dir()
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset as TorchDataset
 
 from distillery.data.context import ContextStrategy, special_tokens
 from distillery.data.records import read_records, write_jsonl
-from distillery.data.split import label_matrix, stratified_split
+from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 
@@ -66,17 +66,26 @@ def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[st
     else:
         raise DistilleryError(f"data.source must be synthetic or jsonl, got {cfg.source!r}")
 
+    # records tagged "synthetic" stay in train (val/test measure real data) unless data.synthetic_in_eval
+    in_eval = bool(cfg.get("synthetic_in_eval", False))
     if isinstance(files, Path):
         report = read_records([files], spec, skip)
-        splits = stratified_split(report.records, spec, list(cfg.split), int(cfg.split_seed))
+        splits = stratified_split(report.records, spec, list(cfg.split), int(cfg.split_seed), in_eval)
         skipped = report.skipped
     else:
         splits, skipped = {}, []
         for s, f in files.items():
             report = read_records([f], spec, skip)
             splits[s], skipped = report.records, skipped + report.skipped
+        if holds_out_synthetic([r for recs in splits.values() for r in recs], in_eval):
+            for s in ("val", "test"):
+                bad = [r.get("id") for r in splits.get(s, []) if is_synthetic(r)]
+                if bad:
+                    raise DistilleryError(
+                        f"{files[s]}: {len(bad)} synthetic record(s) in the {s} split (first: id {bad[0]!r}); synthetic "
+                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true")
         if "val" not in splits:  # carve val out of train, stratified
-            parts = stratified_split(splits["train"], spec, [0.9, 0.1, 0.0], int(cfg.split_seed))
+            parts = stratified_split(splits["train"], spec, [0.9, 0.1, 0.0], int(cfg.split_seed), in_eval)
             splits["train"], splits["val"] = parts["train"], parts["val"]
         splits.setdefault("test", [])
     if not splits["train"] or not splits["val"]:
@@ -155,6 +164,8 @@ def tokenize_split(records: list[dict], spec: FilterSpec, tokenizer: Any, strate
         views, owners = strategy.encode(batch["text"], tokenizer)
         return {"input_ids": views, "labels": [batch["labels"][o] for o in owners], "article": [idx[o] for o in owners]}
 
+    if not records:  # an empty split (e.g. data.split=[0.8,0.2,0.0]): nothing to map
+        return _Tokenized({"input_ids": [], "labels": [], "article": []})
     ds = datasets.Dataset.from_dict({"text": texts, "labels": labels})
     kwargs: dict[str, Any] = {}
     if cache is not None:

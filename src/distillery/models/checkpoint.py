@@ -5,6 +5,7 @@
       filter.yaml         copy of the filter spec it was trained for
       head.safetensors    head weights + target mean/std
       adapter/            peft LoRA adapter (adapter_model.safetensors), when finetune=lora
+                          (nothing for finetune=frozen, e.g. embedding probes: the base is reloaded)
       backbone/           full backbone weights, when finetune=full
       tokenizer/          the tokenizer
 
@@ -51,13 +52,12 @@ def save_checkpoint(out: Path, model: Any, tokenizer: Any, spec: FilterSpec, mod
     if spec.path is not None:
         shutil.copyfile(spec.path, out / "filter.yaml")
     meta = {"format": 1, "filter": spec.ref, "dimensions": spec.dimension_names, "model": model_cfg,
-            "pooling": model.pooling, "context_strategy": strategy.to_dict(), **(extra or {})}
+            "pooling": model.pooling, **model.head_config(), "context_strategy": strategy.to_dict(), **(extra or {})}
     (out / META).write_text(json.dumps(meta, indent=2, default=str))
     return out
 
 
 def load_checkpoint(path: str | Path) -> Scorer:
-    import torch
     from safetensors.torch import load_file
 
     from distillery.models.backbone import load_backbone
@@ -67,6 +67,10 @@ def load_checkpoint(path: str | Path) -> Scorer:
     path = Path(path)
     if (path / "checkpoint" / META).is_file():  # a run dir
         path = path / "checkpoint"
+    heads = sorted(p for p in (path / "heads").glob("*") if (p / "checkpoint" / META).is_file())
+    if not (path / META).is_file() and heads:  # a multi-head run (model.heads): one checkpoint per filter
+        raise DistilleryError(f"{path}: a multi-head run has no single checkpoint; give one head's run dir: "
+                              + ", ".join(str(h) for h in heads))
     if not (path / META).is_file():
         raise DistilleryError(f"{path}: not a distillery checkpoint (no {META})")
     meta = json.loads((path / META).read_text())
@@ -80,7 +84,9 @@ def load_checkpoint(path: str | Path) -> Scorer:
         from peft import PeftModel
 
         backbone = PeftModel.from_pretrained(backbone, path / "adapter")
-    model = Regressor(backbone, len(spec.dimensions), meta["pooling"], hidden_size_of(loaded.backbone))
+    model = Regressor(backbone, len(spec.dimensions), meta["pooling"], hidden_size_of(loaded.backbone),
+                      head=meta.get("head", "linear"), mlp_hidden=int(meta.get("mlp_hidden", 256)),
+                      normalize=bool(meta.get("normalize", False)))
     model.load_head_state(load_file(path / "head.safetensors"))
     model.eval()
     tokenizer = load_tokenizer(str(path / "tokenizer"))

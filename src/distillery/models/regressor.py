@@ -1,6 +1,8 @@
-"""The student: backbone -> pooling -> linear head, one output per filter dimension.
+"""The student: backbone -> pooling [-> L2 normalise] -> head, one output per filter dimension.
 
-The head predicts standardised targets; ``target_mean``/``target_std`` (from the training
+The head is ``linear`` (fine-tuned models, ridge probes) or ``mlp`` (one hidden layer, for
+embedding probes); ``normalize`` L2-normalises the pooled vector (sentence-transformers models
+that end in a Normalize module). The head predicts standardised targets; ``target_mean``/``target_std`` (from the training
 labels) map them back to the 0-10 scale, so training starts at the mean-predictor baseline.
 LoRA adapters (peft) are saved separately from the head (``head.safetensors``).
 """
@@ -13,6 +15,22 @@ import torch
 from torch import nn
 
 POOLINGS = ("last", "mean", "cls")
+HEADS = ("linear", "mlp")
+
+
+def build_head(kind: str, hidden_size: int, n_outputs: int, mlp_hidden: int = 256, dropout: float = 0.0) -> nn.Module:
+    if kind == "linear":
+        head: nn.Module = nn.Linear(hidden_size, n_outputs)
+    elif kind == "mlp":
+        head = nn.Sequential(nn.Linear(hidden_size, mlp_hidden), nn.GELU(), nn.Dropout(dropout),
+                             nn.Linear(mlp_hidden, n_outputs))
+    else:
+        raise ValueError(f"head must be one of {HEADS}, got {kind!r}")
+    for m in head.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+    return head
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -30,15 +48,16 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
 
 class Regressor(nn.Module):
     def __init__(self, backbone: nn.Module, n_outputs: int, pooling: str, hidden_size: int,
-                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None):
+                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None,
+                 head: str = "linear", mlp_hidden: int = 256, dropout: float = 0.0, normalize: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.backbone = backbone
         self.pooling = pooling
-        self.head = nn.Linear(hidden_size, n_outputs)
-        nn.init.normal_(self.head.weight, std=0.02)
-        nn.init.zeros_(self.head.bias)
+        self.normalize = bool(normalize)
+        self.head_kind = head
+        self.head = build_head(head, hidden_size, n_outputs, mlp_hidden, dropout)
         mean = torch.tensor(target_mean if target_mean is not None else [5.0] * n_outputs, dtype=torch.float32)
         std = torch.tensor(target_std if target_std is not None else [1.0] * n_outputs, dtype=torch.float32)
         self.register_buffer("target_mean", mean)
@@ -46,22 +65,33 @@ class Regressor(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
-        return pool(out.last_hidden_state, attention_mask, self.pooling)
+        z = pool(out.last_hidden_state, attention_mask, self.pooling)
+        return nn.functional.normalize(z, dim=-1) if self.normalize else z
+
+    def predict_from_embedding(self, z: torch.Tensor) -> torch.Tensor:
+        """0-10 scale outputs from pooled (and normalised) embeddings."""
+        first = next(self.head.parameters())
+        return self.head(z.to(first.dtype)) * self.target_std + self.target_mean
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        z = self.head(self.encode(input_ids, attention_mask).to(self.head.weight.dtype))
-        return z * self.target_std + self.target_mean
+        return self.predict_from_embedding(self.encode(input_ids, attention_mask))
 
     def head_state(self) -> dict[str, torch.Tensor]:
-        return {"head.weight": self.head.weight, "head.bias": self.head.bias,
+        return {**{f"head.{k}": v for k, v in self.head.state_dict().items()},
                 "target_mean": self.target_mean, "target_std": self.target_std}
 
     def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
         with torch.no_grad():
-            self.head.weight.copy_(state["head.weight"])
-            self.head.bias.copy_(state["head.bias"])
             self.target_mean.copy_(state["target_mean"])
             self.target_std.copy_(state["target_std"])
+
+    def head_config(self) -> dict:
+        """What :func:`build_head` needs to rebuild this head (recorded in checkpoints)."""
+        cfg: dict = {"head": self.head_kind, "normalize": self.normalize}
+        if self.head_kind == "mlp":
+            cfg["mlp_hidden"] = self.head[0].out_features
+        return cfg
 
 
 def hidden_size_of(backbone: nn.Module) -> int:

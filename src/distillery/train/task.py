@@ -82,39 +82,26 @@ def quiet_libraries() -> None:
 def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, pick the best checkpoint by val MAE, evaluate, and write the run dir."""
     import lightning as L
-    import numpy as np
     import torch
 
     from distillery.data.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
-    from distillery.data.split import label_matrix
-    from distillery.evaluate import plots
-    from distillery.evaluate.metrics import mean_baseline_mae
     from distillery.filters.registry import load_filter
     from distillery.models.backbone import load_backbone
-    from distillery.models.checkpoint import save_checkpoint
     from distillery.models.regressor import Regressor, apply_finetune, hidden_size_of
     from distillery.train.losses import build_loss
     from distillery.train.module import DistillModule
+    from distillery.train.multitask import run_multitask
 
     check_required(cfg)
-    quiet_libraries()
+    if cfg.model.get("heads"):  # one shared backbone, a head per filter (train/multitask.py)
+        return run_multitask(cfg, run_dir)
+    if cfg.model.get("probe"):  # frozen encoder + head fitted on cached embeddings (train/probe.py)
+        from distillery.train.probe import run_probe
+
+        return run_probe(cfg, run_dir)
     t0 = time.time()
-    child = _ddp_child()
-    if cfg.seed is not None:
-        seed = int(cfg.seed)
-    elif child:  # a DDP worker re-executed by Lightning: use the seed rank 0 drew
-        seed = int(os.environ[SEED_ENV])
-    else:
-        seed = random.SystemRandom().randrange(2**31)
-        os.environ[SEED_ENV] = str(seed)  # inherited by DDP workers that Lightning starts
-    resolved = to_container(cfg)
-    resolved["seed"] = seed
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not child:
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
-        write_run_json(run_dir, "train", seed, seed_generated=cfg.seed is None)
-    L.seed_everything(seed, workers=True, verbose=False)
+    seed, resolved, _ = start_run(cfg, run_dir)
 
     spec = load_filter(cfg.filter.name, list(cfg.filters_dirs or []))
     strategy = ContextStrategy.from_config(cfg.context_strategy)
@@ -149,33 +136,71 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
         if not trainer.is_global_zero:
             return {}
-        y_train = label_matrix(dm.records["train"], spec)
-        metrics: dict[str, Any] = {"filter": spec.ref, "seed": seed, "best_checkpoint": best,
-                                   "epochs": module.current_epoch, "global_step": module.global_step,
-                                   "train_seconds": round(train_s, 1), "inference_ms_per_article": round(inference_ms, 2),
-                                   "history": module.history,
-                                   "n": {s: len(r) for s, r in dm.records.items()}, "skipped": len(dm.skipped)}
-        for stage in ("val", "test") if has_test else ("val",):
-            ev = module.last_eval[stage]
-            m = dict(ev["metrics"])
-            m["mean_baseline_mae"] = mean_baseline_mae(y_train, ev["true"])
-            m["mae_vs_baseline"] = m["mae"] / m["mean_baseline_mae"]
-            metrics[stage] = m
-            plots.pred_vs_true(ev["pred"], ev["true"], spec.dimension_names, _mk(run_dir / "plots") / f"pred_vs_true_{stage}.png",
-                               title=f"{spec.ref} {stage}: MAE {m['mae']:.3f} (mean baseline {m['mean_baseline_mae']:.3f})")
-        plots.loss_curve(module.history, _mk(run_dir / "plots") / "loss_curve.png")
-        write_json(run_dir / "metrics.json", metrics)
-        save_checkpoint(run_dir / "checkpoint", model, loaded.tokenizer, spec, to_container(cfg.model), strategy,
-                        extra={"seed": seed, "source": loaded.source, "val_mae": metrics["val"]["mae"]})
-        if logger:
-            logger.log_metrics({"final/val_mae": metrics["val"]["mae"],
-                                "final/val_mean_baseline_mae": metrics["val"]["mean_baseline_mae"]})
+        info = {"best_checkpoint": best, "epochs": module.current_epoch, "global_step": module.global_step,
+                "train_seconds": round(train_s, 1), "inference_ms_per_article": round(inference_ms, 2),
+                "history": module.history}
+        evals = {st: module.last_eval[st] for st in (("val", "test") if has_test else ("val",))}
+        metrics = finish_run(run_dir, cfg, spec, model, loaded, strategy, dm, seed, evals, info, logger)
         return metrics
     finally:
         if logger and cfg.logger.kind == "wandb":
             import wandb
 
             wandb.finish()
+
+
+def start_run(cfg: DictConfig, run_dir: Path) -> tuple[int, dict, bool]:
+    """Seed (given, or drawn and recorded), resolved config.yaml and run.json: (seed, resolved, is DDP child)."""
+    import lightning as L
+
+    quiet_libraries()
+    child = _ddp_child()
+    if cfg.seed is not None:
+        seed = int(cfg.seed)
+    elif child:  # a DDP worker re-executed by Lightning: use the seed rank 0 drew
+        seed = int(os.environ[SEED_ENV])
+    else:
+        seed = random.SystemRandom().randrange(2**31)
+        os.environ[SEED_ENV] = str(seed)  # inherited by DDP workers that Lightning starts
+    resolved = to_container(cfg)
+    resolved["seed"] = seed
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not child:
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
+        write_run_json(run_dir, "train", seed, seed_generated=cfg.seed is None)
+    L.seed_everything(seed, workers=True, verbose=False)
+    return seed, resolved, child
+
+
+def finish_run(run_dir: Path, cfg: DictConfig, spec: Any, model: Any, loaded: Any, strategy: Any, dm: Any, seed: int,
+               evals: dict[str, dict], info: dict[str, Any], logger: Any) -> dict[str, Any]:
+    """metrics.json (per stage: metrics + mean baseline), plots, the checkpoint, final W&B numbers.
+    ``evals``: stage -> {"pred", "true"} per article on the 0-10 scale."""
+    from distillery.data.split import label_matrix
+    from distillery.evaluate import plots
+    from distillery.evaluate.metrics import mean_baseline_mae
+    from distillery.models.checkpoint import save_checkpoint
+
+    y_train = label_matrix(dm.records["train"], spec)
+    metrics: dict[str, Any] = {"filter": spec.ref, "seed": seed, **info,
+                               "n": {s: len(r) for s, r in dm.records.items()}, "skipped": len(dm.skipped)}
+    for stage, ev in evals.items():
+        m = dict(ev["metrics"])
+        m["mean_baseline_mae"] = mean_baseline_mae(y_train, ev["true"])
+        m["mae_vs_baseline"] = m["mae"] / m["mean_baseline_mae"]
+        metrics[stage] = m
+        plots.pred_vs_true(ev["pred"], ev["true"], spec.dimension_names, _mk(run_dir / "plots") / f"pred_vs_true_{stage}.png",
+                           title=f"{spec.ref} {stage}: MAE {m['mae']:.3f} (mean baseline {m['mean_baseline_mae']:.3f})")
+    if info.get("history"):
+        plots.loss_curve(info["history"], _mk(run_dir / "plots") / "loss_curve.png")
+    write_json(run_dir / "metrics.json", metrics)
+    save_checkpoint(run_dir / "checkpoint", model, loaded.tokenizer, spec, to_container(cfg.model), strategy,
+                    extra={"seed": seed, "source": loaded.source, "val_mae": metrics["val"]["mae"]})
+    if logger:
+        logger.log_metrics({"final/val_mae": metrics["val"]["mae"],
+                            "final/val_mean_baseline_mae": metrics["val"]["mean_baseline_mae"],
+                            **({"final/test_mae": metrics["test"]["mae"]} if "test" in metrics else {})})
+    return metrics
 
 
 SEED_ENV = "DISTILLERY_GENERATED_SEED"
