@@ -399,6 +399,9 @@ def run_multitask(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     trainer = L.Trainer(**to_container(cfg.trainer), logger=logger, callbacks=callbacks,
                         default_root_dir=str(run_dir), enable_progress_bar=show_bar)
     try:
+        # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
+        # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
+        module.train()
         trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
         train_s = time.time() - t0
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

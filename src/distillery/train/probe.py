@@ -143,7 +143,7 @@ def fit_mlp(model: Any, x: np.ndarray, y: np.ndarray, loss_fn: Any, pcfg: Any, s
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.detach().item() * len(idx)
             step += 1
         model.head.eval()
         mae = float(score(model))
