@@ -84,3 +84,13 @@ def test_probe_export_passes_the_gate(probe_export):
     m = json.loads((probe_export / "manifest.json").read_text())
     assert m["parity"]["fp32"]["passed"] and m["parity"]["int8"]["passed"]
     assert m["base_model"]["source"] == "sentence-transformers" and m["base_model"]["name"] == "embedding_probe"
+
+
+def test_e5_by_hub_id_fails_offline_with_one_clear_error():
+    """Users with hub access give an e5 id; offline it is one line naming the fix, not a traceback."""
+    from distillery.errors import DistilleryError
+    from distillery.models.backbone import load_backbone
+
+    cfg = compose(["model=embedding_probe", "model.path=intfloat/multilingual-e5-large"]).model
+    with pytest.raises(DistilleryError, match=r"'intfloat/multilingual-e5-large': no hub access.*model.path="):
+        load_backbone(cfg)

@@ -43,6 +43,11 @@ VERBS: dict[str, Verb] = {
         "label articles with the oracle LLM (any OpenAI-compatible API), cached in a ledger",
         "distillery score --filter belonging/v1 --articles 1000",
     ),
+    "synthesize": Verb(
+        "distillery.oracle.commands:synthesize_cmd",
+        "have the oracle write articles to target scores (rare tiers), tagged synthetic; --rescore checks them",
+        "distillery synthesize --filter uplifting/v6 --n 50 --tier high --out synth.jsonl --rescore",
+    ),
     "prepare": Verb(
         "distillery.oracle.commands:prepare_cmd",
         "merge, dedupe and split labelled data into train/val/test",
@@ -109,6 +114,15 @@ VERBS: dict[str, Verb] = {
         "distillery ensemble outputs/train/runs/<a> outputs/train/runs/<b> outputs/train/runs/<c>\n"
         "  distillery ensemble exports/seed0 exports/seed1 --data labelled/holdout.jsonl",
     ),
+    # ---- active learning (docs/active-learning.md) ----
+    "active-learn": Verb(
+        "distillery.active.commands:active_learn_cmd",
+        "one active-learning round: score a pool, pick candidates, oracle-label them, retrain, report (resumable)",
+        "distillery active-learn outputs/train/runs/<time>_<id> --pool pool.jsonl --out outputs/active/round1\n"
+        "  distillery active-learn <run dir> --pool pool.jsonl --out DIR --select both --uncertain-top 200 "
+        "--budget 400 --max-cost 5\n"
+        "  distillery active-learn <run dir> --pool pool.jsonl --out DIR --dry-run   # predictions, candidates, cost",
+    ),
     "export": Verb(
         "distillery.export.commands:export_cmd",
         "export a run to ONNX (FP32 + INT8) behind a hard parity gate; manifest + model card",
@@ -122,10 +136,17 @@ VERBS: dict[str, Verb] = {
         "distillery benchmark exports/uplifting_v6\n"
         "  distillery benchmark exports/uplifting_v6 --lengths 512 1024 2048 --threads 2 --n 16",
     ),
+    "tune-hybrid": Verb(
+        "distillery.export.tune_hybrid:tune_hybrid_cmd",
+        "two-stage scorer: pick the probe threshold above which the fine-tuned model runs, for a FN target",
+        "distillery tune-hybrid --stage1 exports/probe --stage2 exports/uplifting_v6 --out exports/hybrid\n"
+        "  distillery tune-hybrid --stage1 exports/probe --stage2 exports/qwen --out h --fn-target 0.005 --min-tier high",
+    ),
     "package": Verb(
         "distillery.export.commands:package_cmd",
-        "build a pip-installable scorer wheel (onnxruntime + tokenizers + numpy; no torch) from an export",
+        "build a pip-installable scorer wheel (onnxruntime + tokenizers + numpy; no torch) from an export or hybrid dir",
         "distillery package exports/uplifting_v6 --out dist/\n"
+        "  distillery package exports/hybrid --out dist/ --name uplifting-hybrid\n"
         "  pip install dist/distillery_filter_uplifting_v6-6.0.0-py3-none-any.whl",
     ),
     # ---- the project view (docs/dashboard.md) ----

@@ -1,6 +1,7 @@
 """``distillery package``: an export dir -> a pip-installable scorer wheel for one filter.
 
-The wheel holds the INT8 model, tokenizer, filter spec, calibration, confidence, manifest and
+From a hybrid dir (``distillery tune-hybrid``) the wheel holds both stages and scores with
+``HybridScorer``. The wheel holds the INT8 model, tokenizer, filter spec, calibration, confidence, manifest and
 model card, plus a small API (``score``, ``score_batch``, ``load``; ``python -m <pkg>``). It
 depends on onnxruntime, tokenizers, numpy, pyyaml and pydantic only: no torch, no transformers.
 
@@ -35,8 +36,9 @@ VENDORED = (
     "evaluate/calibration.py",
     "evaluate/confidence.py",
     "export/runtime.py",
+    "export/hybrid.py",
 )
-REQUIRES = ("onnxruntime>=1.17", "tokenizers>=0.15", "numpy>=1.24", "pyyaml>=6", "pydantic>=2.6")
+REQUIRES = ("onnxruntime>=1.23", "tokenizers>=0.15", "numpy>=1.24", "pyyaml>=6", "pydantic>=2.6")
 MODEL_FILES = ("model.int8.onnx", "model.int8.onnx.data", "tokenizer.json", "filter.yaml", "calibration.json",
                "confidence.json", "MODEL_CARD.md")
 _IMPORT = re.compile(r"^(\s*)(from|import)\s+distillery(\.[\w.]+)?", re.MULTILINE)
@@ -65,33 +67,57 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: str | None = None) -> Path:
-    from distillery.export.manifest import load_manifest, sha256, verify_hashes
-    from distillery.filters.spec import parse_spec
+def _checked_manifest(export_dir: Path) -> dict[str, Any]:
+    from distillery.export.manifest import load_manifest, verify_hashes
 
-    export_dir, out = Path(export_dir), Path(out)
     manifest = load_manifest(export_dir)
     problems = verify_hashes(export_dir, manifest)
     if problems:
         raise DistilleryError(f"{export_dir}: refusing to package, files differ from the manifest: {'; '.join(problems)}")
+    return manifest
+
+
+def _model_folder(export_dir: Path, prefix: str, package: dict[str, Any]) -> dict[str, bytes]:
+    """An export's shipped files under ``prefix`` + a manifest describing exactly them."""
+    from distillery.export.manifest import sha256
+
+    manifest = _checked_manifest(export_dir)
     if "int8" not in manifest.get("models", {}) or "int8" not in manifest.get("parity", {}):
         raise DistilleryError(f"{export_dir}: no INT8 model that passed the parity gate")
-    spec = parse_spec(export_dir / manifest["filter_file"])
-    dist, imp = names_for(spec.name, spec.version, name)
-    version = version or f"{spec.version}.0.0"
-    files: dict[str, bytes] = {}
-
-    # model folder: the shipped files + a manifest describing exactly them
-    for f in MODEL_FILES:
-        if (export_dir / f).is_file():
-            files[f"{imp}/model/{f}"] = (export_dir / f).read_bytes()
+    files = {f"{prefix}{f}": (export_dir / f).read_bytes() for f in MODEL_FILES if (export_dir / f).is_file()}
     pm: dict[str, Any] = {k: v for k, v in manifest.items() if k != "files"}
     pm["models"] = {"int8": manifest["models"]["int8"]}
-    pm["package"] = {"name": dist, "import_name": imp, "version": version,
-                     "export_manifest_sha256": sha256(export_dir / "manifest.json")}
-    pm["files"] = {p.split("/model/", 1)[1]: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
-                   for p, b in files.items()}
-    files[f"{imp}/model/manifest.json"] = (json.dumps(pm, indent=2, default=str) + "\n").encode()
+    pm["package"] = {**package, "export_manifest_sha256": sha256(export_dir / "manifest.json")}
+    pm["files"] = {p[len(prefix):]: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for p, b in files.items()}
+    files[f"{prefix}manifest.json"] = (json.dumps(pm, indent=2, default=str) + "\n").encode()
+    return files
+
+
+def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: str | None = None) -> Path:
+    """A wheel from an export dir, or from a hybrid dir (``tune-hybrid``: both stages ship, each
+    under ``model/stage1|stage2/``, with ``model/hybrid.json``)."""
+    from distillery.export.hybrid import HYBRID_FILE
+    from distillery.filters.spec import parse_spec
+
+    export_dir, out = Path(export_dir), Path(out)
+    hybrid = (export_dir / HYBRID_FILE).is_file()
+    if hybrid:
+        _checked_manifest(export_dir)  # hybrid.json and both stages as tune-hybrid wrote them
+        config = json.loads((export_dir / HYBRID_FILE).read_text())
+        stages = {s: export_dir / config[s] for s in ("stage1", "stage2")}
+    else:
+        stages = {"": export_dir}
+    scorer_dir = stages.get("stage2", export_dir)  # the filter spec both stages share
+    spec = parse_spec(scorer_dir / _checked_manifest(scorer_dir)["filter_file"])
+    dist, imp = names_for(spec.name, spec.version, name)
+    version = version or f"{spec.version}.0.0"
+    package = {"name": dist, "import_name": imp, "version": version}
+    files: dict[str, bytes] = {}
+    for sub, d in stages.items():
+        files.update(_model_folder(d, f"{imp}/model/{sub + '/' if sub else ''}", package))
+    if hybrid:
+        files[f"{imp}/model/{HYBRID_FILE}"] = (export_dir / HYBRID_FILE).read_bytes()
+    int8 = {s or "model": _checked_manifest(d)["parity"].get("int8_config", "?") for s, d in stages.items()}
 
     # vendored distillery modules
     files[f"{imp}/_distillery/__init__.py"] = b'"""distillery modules vendored by `distillery package` (do not edit)."""\n'
@@ -102,7 +128,10 @@ def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: s
         files[f"{imp}/_distillery/{rel}"] = vendor_source(rel, imp).encode()
 
     # the API
-    fmt = {"ref": spec.ref, "n_dims": len(spec.dimensions), "int8_config": manifest["parity"].get("int8_config", "?"),
+    kind = (f"two-stage hybrid: stage 2 only where stage 1's weighted average >= {config['threshold']:.4f}"
+            if hybrid else "one model")
+    fmt = {"ref": spec.ref, "n_dims": len(spec.dimensions), "kind": kind,
+           "int8_config": ", ".join(f"{k}: {v}" for k, v in int8.items()),
            "import_name": imp, "version": version, "dimensions": spec.dimension_names}
     tdir = Path(__file__).with_name("template")
     for t in ("__init__.py", "__main__.py"):
@@ -110,9 +139,11 @@ def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: s
 
     # dist-info
     di = f"{imp}-{version}.dist-info"
-    card = (export_dir / "MODEL_CARD.md").read_text(encoding="utf-8") if (export_dir / "MODEL_CARD.md").is_file() else ""
-    meta = [f"Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}",
-            f"Summary: {spec.ref} article scorer (INT8 ONNX), generated by distillery", "Requires-Python: >=3.10",
+    docs = ([export_dir / "report.md"] if hybrid else []) + [d / "MODEL_CARD.md" for d in stages.values()]
+    card = "\n\n".join(f.read_text(encoding="utf-8") for f in docs if f.is_file())
+    meta = ["Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}",
+            f"Summary: {spec.ref} article scorer (INT8 ONNX{' two-stage hybrid' if hybrid else ''}), generated by distillery",
+            "Requires-Python: >=3.10",
             *[f"Requires-Dist: {r}" for r in REQUIRES], "Description-Content-Type: text/markdown", "", card]
     files[f"{di}/METADATA"] = "\n".join(meta).encode()
     files[f"{di}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: distillery package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
