@@ -49,12 +49,17 @@ def choose_threshold(stage1_wa: np.ndarray, positive: np.ndarray, reachable: np.
     return float(wa[allowed])  # exactly `allowed` (fewer with ties) positives fall strictly below it
 
 
+def positives(spec: Any, true: np.ndarray, min_tier: str) -> np.ndarray:
+    """Articles whose oracle tier (from their labels) is ``min_tier`` or higher."""
+    return spec.tier_index(spec.weighted_average(true)) <= spec.tier_names.index(min_tier)
+
+
 def outcome(spec: Any, true: np.ndarray, stage1: list[dict], stage2: list[dict], threshold: float,
             min_tier: str, fn_target: float | None = None) -> dict[str, Any]:
     """Skip / FN rates and accuracy of the hybrid at ``threshold`` and of stage 2 alone."""
     true_wa = spec.weighted_average(true)
     tiers = spec.tier_names
-    positive = spec.tier_index(true_wa) <= tiers.index(min_tier)
+    positive = positives(spec, true, min_tier)
     reachable = np.array([r["passed_prefilter"] for r in stage2])
     s1_wa = np.array([r["weighted_average"] for r in stage1])
     sent = reachable & (s1_wa >= threshold)
@@ -139,7 +144,7 @@ def tune_hybrid(stage1_dir: Path, stage2_dir: Path, out: Path, fn_target: float 
 
     records, desc = load_eval_records(Path(stage2_dir), spec, data, None if data else split)
     true, r1, r2 = measure(records)
-    positive = spec.tier_index(spec.weighted_average(true)) <= tiers.index(min_tier)
+    positive = positives(spec, true, min_tier)
     reachable = np.array([r["passed_prefilter"] for r in r2])
     threshold = choose_threshold(np.array([r["weighted_average"] for r in r1]), positive, reachable, fn_target)
     result: dict[str, Any] = {"tuned_on": {"data": desc, **outcome(spec, true, r1, r2, threshold, min_tier, fn_target)}}

@@ -363,6 +363,14 @@ def write_outputs(spec, cfg, prices, ledger, out, articles, source, skipped, job
     return summary
 
 
+def call_rows(run: dict, cost_label: str, cost_usd: float, price_known: bool) -> list[tuple[str, str]]:
+    """The oracle-call rows every report table shares (``score``, ``synthesize``)."""
+    return [("errors (no answer)", run["errors"]), ("not sent (stopped)", run["not_scored"]),
+            ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
+            ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
+            (cost_label, f"${cost_usd:.4f}" + ("" if price_known else " (no price known)"))]
+
+
 def print_summary(summary: dict, console_out: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -379,11 +387,7 @@ def print_summary(summary: dict, console_out: bool = True) -> None:
         ("cached (free)", summary["cached"]),
         ("scored now", run["scored"]),
         ("failed (invalid answers)", run["failed"]),
-        ("errors (no answer)", run["errors"]),
-        ("not sent (stopped)", run["not_scored"]),
-        ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
-        ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
-        ("cost", f"${run['cost_usd']:.4f}" + ("" if summary["prices"]["known"] else " (no price known)")),
+        *call_rows(run, "cost", run["cost_usd"], summary["prices"]["known"]),
         ("elapsed", f"{run['elapsed_s']:.1f} s"),
         ("articles/s", "-" if rate is None else f"{rate:.1f}"),
     ):

@@ -55,7 +55,7 @@ from distillery.oracle.client import Completion, OracleClient, estimate_tokens
 from distillery.oracle.config import OracleConfig, Prices, api_key, load_config
 from distillery.oracle.ledger import Ledger, cache_key, sha
 from distillery.oracle.parsing import InvalidAnswer, decode_json
-from distillery.oracle.run import ScoreOptions, _plan, failed_record, score
+from distillery.oracle.run import ScoreOptions, _plan, call_rows, failed_record, score
 from distillery.oracle.scorer import Budget, Job, RunStats, Scorer
 
 TEMPLATE = Path(__file__).parent / "templates" / "synthesize.j2"
@@ -484,11 +484,7 @@ def print_report(report: dict, console_out: bool = True) -> None:
         ("cached (free)", g["cached"]),
         ("written now", run["scored"]),
         ("failed (invalid answers)", g["failed_records"]),
-        ("errors (no answer)", run["errors"]),
-        ("not sent (stopped)", run["not_scored"]),
-        ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
-        ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
-        ("cost (this run)", f"${report['cost_usd']:.4f}" + ("" if report["prices"]["known"] else " (no price known)")),
+        *call_rows(run, "cost (this run)", report["cost_usd"], report["prices"]["known"]),
     ):
         t.add_row(label, str(value))
     console.print(t)

@@ -352,7 +352,7 @@ def run_multitask(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from distillery.models.regressor import Regressor, apply_finetune, hidden_size_of
     from distillery.rundir import write_json, write_run_json
     from distillery.train.losses import build_loss
-    from distillery.train.task import _callbacks, _logger, _mk, finish_run, run_training, start_run
+    from distillery.train.task import _callbacks, _logger, _mk, finish_run, fit_best_and_evaluate, run_training, start_run
 
     specs = head_specs(cfg)
     datas = {ref: data_cfg_for(cfg.data, ref, multi=len(specs) > 1) for ref in specs}
@@ -399,21 +399,9 @@ def run_multitask(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     trainer = L.Trainer(**to_container(cfg.trainer), logger=logger, callbacks=callbacks,
                         default_root_dir=str(run_dir), enable_progress_bar=show_bar)
     try:
-        # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
-        # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
-        module.train()
-        trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
-        train_s = time.time() - t0
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if best:
-            state = torch.load(best, map_location="cpu", weights_only=False)
-            module.load_state_dict(state["state_dict"], strict=False)
-        t_val = time.perf_counter()
-        trainer.validate(module, datamodule=data, verbose=False)
-        inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, sum(len(dm.records["val"]) for dm in dms.values()))
         has_test = bool(cfg.test) and bool(data.test_keys)
-        if has_test:
-            trainer.test(module, datamodule=data, verbose=False)
+        best, train_s, inference_ms = fit_best_and_evaluate(
+            trainer, module, data, cfg.ckpt_path, t0, sum(len(dm.records["val"]) for dm in dms.values()), has_test)
 
         info = {"best_checkpoint": best, "epochs": module.current_epoch, "global_step": module.global_step,
                 "train_seconds": round(train_s, 1), "inference_ms_per_article": round(inference_ms, 2)}

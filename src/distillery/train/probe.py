@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 from omegaconf import DictConfig
 
+from distillery.errors import DistilleryError
+
 log = logging.getLogger("distillery.train")
 
 
@@ -174,7 +176,7 @@ def run_probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     pcfg = cfg.model.probe
     if pcfg.head not in ("ridge", "mlp"):
-        raise_config(f"model.probe.head must be ridge or mlp, got {pcfg.head!r}")
+        raise DistilleryError(f"model.probe.head must be ridge or mlp, got {pcfg.head!r}")
     t0 = time.time()
     seed, resolved, _ = start_run(cfg, run_dir)
     spec = load_filter(cfg.filter.name, list(cfg.filters_dirs or []))
@@ -235,8 +237,3 @@ def run_probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
             wandb.finish()
 
-
-def raise_config(msg: str) -> None:
-    from distillery.errors import DistilleryError
-
-    raise DistilleryError(msg)

@@ -82,7 +82,6 @@ def quiet_libraries() -> None:
 def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, pick the best checkpoint by val MAE, evaluate, and write the run dir."""
     import lightning as L
-    import torch
 
     from distillery.data.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
@@ -120,23 +119,9 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     trainer = L.Trainer(**to_container(cfg.trainer), logger=logger, callbacks=callbacks,
                         default_root_dir=str(run_dir), enable_progress_bar=show_bar)
     try:
-        # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
-        # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
-        module.train()
-        trainer.fit(module, datamodule=dm, ckpt_path=cfg.ckpt_path)
-        train_s = time.time() - t0
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if best:
-            state = torch.load(best, map_location="cpu", weights_only=False)
-            module.load_state_dict(state["state_dict"], strict=False)
-        t_val = time.perf_counter()
-        trainer.validate(module, datamodule=dm, verbose=False)
-        # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
-        inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, len(dm.records["val"]))
         has_test = bool(cfg.test) and len(dm.records["test"]) > 0
-        if has_test:
-            trainer.test(module, datamodule=dm, verbose=False)
-
+        best, train_s, inference_ms = fit_best_and_evaluate(trainer, module, dm, cfg.ckpt_path, t0,
+                                                            len(dm.records["val"]), has_test)
         if not trainer.is_global_zero:
             return {}
         info = {"best_checkpoint": best, "epochs": module.current_epoch, "global_step": module.global_step,
@@ -150,6 +135,30 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             import wandb
 
             wandb.finish()
+
+
+def fit_best_and_evaluate(trainer: Any, module: Any, datamodule: Any, ckpt_path: Any, t0: float, n_val: int,
+                          has_test: bool) -> tuple[str, float, float]:
+    """Fit, reload the best checkpoint, validate (timed) and test: (best checkpoint path, seconds
+    since ``t0`` when fitting ended, PyTorch inference ms per val article). ``n_val``: val articles."""
+    import torch
+
+    # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
+    # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
+    module.train()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_s = time.time() - t0
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        state = torch.load(best, map_location="cpu", weights_only=False)
+        module.load_state_dict(state["state_dict"], strict=False)
+    t_val = time.perf_counter()
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
+    inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, n_val)
+    if has_test:
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    return best, train_s, inference_ms
 
 
 def start_run(cfg: DictConfig, run_dir: Path) -> tuple[int, dict, bool]:
