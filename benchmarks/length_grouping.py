@@ -34,7 +34,7 @@ def main() -> None:
 
     from conftest import compose  # the real config tree
 
-    from distillery.data.context import ContextStrategy
+    from distillery.runtime.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
     from distillery.filters import load_filter
     from distillery.models.backbone import load_backbone

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from distillery.data.context import ContextStrategy, special_tokens
+from distillery.runtime.context import ContextStrategy, special_tokens
 from distillery.data.records import read_records
 from distillery.data.split import stratified_split
 from distillery.errors import DistilleryError

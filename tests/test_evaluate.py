@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from distillery.cli import main
-from distillery.evaluate.calibration import Calibration, cross_fitted, fit_calibration, isotonic_fit
-from distillery.evaluate.confidence import Conformal, conformal_quantile, coverage, fit_conformal, flag_report
+from distillery.runtime.calibration import Calibration, cross_fitted, fit_calibration, isotonic_fit
+from distillery.runtime.confidence import Conformal, conformal_quantile, coverage, fit_conformal, flag_report
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
 

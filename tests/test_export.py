@@ -37,7 +37,7 @@ def test_export_passes_the_gate_and_describes_itself(tiny_export):
 
 
 def test_manifest_hashes_match_files(tiny_export, tmp_path):
-    from distillery.export.manifest import sha256, verify_hashes
+    from distillery.runtime.manifest import sha256, verify_hashes
 
     m = json.loads((tiny_export / "manifest.json").read_text())
     on_disk = {p.relative_to(tiny_export).as_posix() for p in tiny_export.rglob("*") if p.is_file()}
@@ -113,10 +113,10 @@ def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path,
 
 def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_path):
     """A gate no configuration can meet: no INT8 model is shipped, every attempt is reported."""
-    from distillery.evaluate.calibration import Calibration
+    from distillery.runtime.calibration import Calibration
     from distillery.export.parity import GateConfig
     from distillery.export.pipeline import FP32_FILE, INT8_FILE, int8_ladder
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.filters.spec import parse_spec
 
     work = tmp_path / "x"
@@ -172,7 +172,7 @@ def test_benchmark_writes_results(tiny_export, tiny_predictor):
     assert all(v >= 0 for b in prof.values() for v in b.values()) and all(sum(b.values()) > 0 for b in prof.values())
     assert "Where the time goes at 64 tokens" in (tiny_export / "benchmark.md").read_text()
     assert "vs PyTorch FP32" in (tiny_export / "benchmark.md").read_text()
-    from distillery.export.manifest import verify_hashes
+    from distillery.runtime.manifest import verify_hashes
 
     assert verify_hashes(tiny_export) == []  # benchmark files are not part of the hashed artifact
 
@@ -181,9 +181,9 @@ def test_views_are_tokenizer_agnostic(qwen_tok):
     """The export runtime (tokenizers only) builds exactly the views training builds."""
     from tokenizers import Tokenizer
 
-    from distillery.data.context import ContextStrategy, special_tokens
+    from distillery.runtime.context import ContextStrategy, special_tokens
     from distillery.evaluate.metrics import aggregate_views
-    from distillery.export.runtime import aggregate
+    from distillery.runtime.scoring import aggregate
 
     raw = Tokenizer.from_file(str(qwen_tok.name_or_path) + "/tokenizer.json")
     raw.no_truncation()
@@ -210,7 +210,7 @@ def test_smoothing_is_exact_in_fp32(tiny_predictor, tiny_run):
 
     import torch
 
-    from distillery.data.context import special_tokens
+    from distillery.runtime.context import special_tokens
     from distillery.evaluate.commands import load_eval_records
     from distillery.export.onnx_export import merge_lora
     from distillery.export.smooth import smooth_decoder

@@ -54,7 +54,7 @@ def _val(export: Path) -> list[dict]:
 
 
 def test_tune_hybrid_meets_the_target_with_the_highest_threshold(hybrid_dir, probe_export, tiny_export):
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     c = json.loads((hybrid_dir / "hybrid.json").read_text())
     assert c["min_tier"] == "medium" and c["fn_target"] == 0.01 and c["tuned_on"]["meets_target"]
@@ -78,14 +78,14 @@ def test_tune_hybrid_meets_the_target_with_the_highest_threshold(hybrid_dir, pro
     assert "check" in c and c["check"]["data"].startswith("split test")
     report = (hybrid_dir / "report.md").read_text()
     assert f"{c['threshold']:.4f}" in report and "false negatives" in report
-    from distillery.export.manifest import verify_hashes
+    from distillery.runtime.manifest import verify_hashes
 
     assert verify_hashes(hybrid_dir) == [] and (hybrid_dir / "stage1" / "model.int8.onnx").is_file()
 
 
 def test_hybrid_routes_each_article_to_the_right_stage(hybrid_dir, probe_export, tiny_export):
-    from distillery.export.hybrid import HybridScorer
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.hybrid import HybridScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     recs = _val(tiny_export)
     recs[0] = {**recs[0], "content": "Too short."}  # the prefilter stops this one
@@ -104,13 +104,13 @@ def test_hybrid_routes_each_article_to_the_right_stage(hybrid_dir, probe_export,
 
 
 def test_packaged_hybrid_scores_identically_without_torch(hybrid_dir, tiny_export, tmp_path):
-    from distillery.export.hybrid import HybridScorer
+    from distillery.runtime.hybrid import HybridScorer
 
     assert main(["package", str(hybrid_dir), "--out", str(tmp_path / "dist"), "--name", "uplifting-hybrid"]) == 0
     wheel = next((tmp_path / "dist").glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for f in ("model/hybrid.json", "model/stage1/model.int8.onnx", "model/stage2/model.int8.onnx",
-              "_distillery/export/hybrid.py"):
+              "_distillery/runtime/hybrid.py"):
         assert f"uplifting_hybrid/{f}" in names
     assert not any(n.endswith("fp32.onnx") for n in names)
     site = tmp_path / "site"

@@ -58,7 +58,7 @@ def articles(tiny_export, tmp_path_factory) -> Path:
 
 def _reference(export_dir: Path, articles: Path) -> tuple[list[dict], dict]:
     """distillery's scores for the same export, the same calls: (score_batch(all), score(first))."""
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     scorer = OnnxScorer(export_dir)
     arts = [json.loads(x) for x in articles.read_text().splitlines()]
@@ -81,8 +81,8 @@ def test_wheel_contents_are_vendored_and_torch_free(wheel):
     names = set(z.namelist())
     for f in ("model/model.int8.onnx", "model/tokenizer.json", "model/filter.yaml", "model/calibration.json",
               "model/confidence.json", "model/manifest.json", "model/MODEL_CARD.md", "__init__.py", "__main__.py",
-              "_distillery/filters/spec.py", "_distillery/filters/prefilter.py", "_distillery/data/context.py",
-              "_distillery/export/runtime.py"):
+              "_distillery/filters/spec.py", "_distillery/filters/prefilter.py", "_distillery/runtime/context.py",
+              "_distillery/runtime/onnx_scorer.py"):
         assert f"{PKG}/{f}" in names, f
     assert f"{PKG}/model/model.fp32.onnx" not in names
     repo = Path(__file__).resolve().parents[1] / "src" / "distillery"

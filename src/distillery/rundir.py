@@ -1,4 +1,5 @@
-"""What every run dir records: ``run.json`` (seed, git SHA, versions, command) and ``config.yaml``."""
+"""Run dirs: what every run records (``run.json``: seed, git SHA, versions, command; ``config.yaml``)
+and :class:`RunDir`, the one place the files of a training run dir are named and read."""
 
 from __future__ import annotations
 
@@ -49,8 +50,71 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def write_run_json(run_dir: Path, task: str, seed: int, **extra: Any) -> Path:
-    return write_json(run_dir / "run.json", {
+    return write_json(run_dir / RunDir.RUN, {
         "task": task, "seed": seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join(["distillery", task, *sys.argv[1:]]),
         "git": git_info(), "versions": versions(), "host": platform.node(), **extra,
     })
+
+
+class RunDir:
+    """A training run dir (``outputs/train/runs/<time>_<id>/``, or a multi-head run's
+    ``heads/<filter>/``): file names and readers. Nothing else spells these names."""
+
+    CONFIG = "config.yaml"
+    RUN = "run.json"
+    METRICS = "metrics.json"
+    ERROR = "error.log"
+    CHECKPOINT = "checkpoint"  # the best model: adapter + head (safetensors), tokenizer, filter.yaml
+    CHECKPOINTS = "checkpoints"  # Lightning checkpoints to resume from
+    PLOTS = "plots"
+    HEADS = "heads"
+    CALIBRATION = "calibration.json"
+    CONFIDENCE = "confidence.json"
+    PREDICTIONS = "predictions.jsonl"
+    CHECKPOINT_META = "distillery.json"  # inside checkpoint/: model, pooling, context strategy
+    FILTER = "filter.yaml"  # inside checkpoint/: the filter spec the model was trained for
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    def is_run(self) -> bool:
+        return self.config_file.is_file()
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        """A JSON file of the run dir ({} when it is not there)."""
+        p = self.path / name
+        return json.loads(p.read_text()) if p.is_file() else {}
+
+    def metrics(self) -> dict[str, Any]:
+        return self.read_json(self.METRICS)
+
+    def run_info(self) -> dict[str, Any]:
+        return self.read_json(self.RUN)
+
+    def config(self) -> Any:
+        """The resolved config (an OmegaConf DictConfig)."""
+        from omegaconf import OmegaConf
+
+        return OmegaConf.load(self.config_file)
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        return write_json(self.metrics_file, metrics)

@@ -5,7 +5,7 @@ when it finishes; a re-run skips finished steps whose output exists and resumes 
 killed or failed run was in; a step that runs again invalidates the steps after it):
 
 1. ``predict``  ``pool_predictions.jsonl``: the current model scores the unlabelled pool
-   (:func:`distillery.evaluate.predict.load_predictor` + :func:`distillery.export.runtime.finalize`:
+   (:func:`distillery.evaluate.predict.load_predictor` + :func:`distillery.runtime.onnx_scorer.finalize`:
    the run's calibration.json and conformal confidence.json apply when present).
 2. ``select``   ``candidates.jsonl``: pool articles not already labelled (content hash against the
    run's train/val/test and within the pool), picked by predicted weighted average >= threshold
@@ -358,7 +358,7 @@ class Round:
     def step_predict(self) -> dict:
         from distillery.evaluate.evaluation import load_calibration
         from distillery.evaluate.predict import artifact_dir
-        from distillery.export.runtime import finalize
+        from distillery.runtime.scoring import finalize
         from distillery.oracle.prepare import content_hash
         from distillery.oracle.run import load_articles
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
-from distillery.data.context import ContextStrategy, special_tokens
+from distillery.runtime.context import ContextStrategy, special_tokens
 from distillery.data.records import read_records, write_jsonl
 from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
 from distillery.errors import DistilleryError

@@ -192,10 +192,10 @@ def calibrate_target(target: Path, objective: str = "l1", alpha: float = 0.1, re
                      predictor: Any = None, data: str | None = None) -> dict[str, Any]:
     """Fit calibration.json + confidence.json on val (or ``data``); report on val and test."""
     from distillery.data.split import label_matrix
-    from distillery.evaluate.calibration import CALIBRATION_FILE, cross_fitted, fit_calibration, mae_before_after
-    from distillery.evaluate.confidence import CONFIDENCE_FILE, coverage, fit_conformal, flag_report
+    from distillery.runtime.calibration import CALIBRATION_FILE, cross_fitted, fit_calibration, mae_before_after
+    from distillery.runtime.confidence import CONFIDENCE_FILE, coverage, fit_conformal, flag_report
     from distillery.evaluate.predict import artifact_dir, is_export_dir, load_predictor
-    from distillery.export.runtime import finalize
+    from distillery.runtime.scoring import finalize
 
     target = Path(target)
     if is_export_dir(target):

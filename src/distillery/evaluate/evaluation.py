@@ -1,6 +1,6 @@
 """Everything ``evaluate`` / ``ensemble`` compute from per-article predictions and labels.
 
-Scores go through the single scoring path (:func:`distillery.export.runtime.finalize`):
+Scores go through the single scoring path (:func:`distillery.runtime.onnx_scorer.finalize`):
 raw -> calibration (if fitted) -> clamp -> weighted average -> tier, so the numbers here are
 those of the scores a deployed scorer would return.
 """
@@ -14,9 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from distillery.errors import DistilleryError
-from distillery.evaluate.calibration import CALIBRATION_FILE, Calibration
-from distillery.evaluate.confidence import CONFIDENCE_FILE, Conformal, coverage, flag_report
-from distillery.export.runtime import finalize
+from distillery.runtime.calibration import CALIBRATION_FILE, Calibration
+from distillery.runtime.confidence import CONFIDENCE_FILE, Conformal, coverage, flag_report
+from distillery.runtime.scoring import finalize
 from distillery.filters.spec import FilterSpec
 
 

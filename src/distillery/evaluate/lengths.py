@@ -78,7 +78,7 @@ def cached_tokenizer(name_or_path: str) -> Any:
 
 def token_lengths(records: Sequence[dict], tokenizer: Any, batch_size: int = 256) -> np.ndarray:
     """Tokens of ``ContextStrategy.text_of(article)`` for each record, without special tokens."""
-    from distillery.data.context import ContextStrategy
+    from distillery.runtime.context import ContextStrategy
 
     out: list[int] = []
     for i in range(0, len(records), batch_size):

@@ -1,6 +1,6 @@
 """Per-article raw predictions from any scorer: a PyTorch checkpoint, an ONNX export, an ensemble.
 
-Every path shares the same steps with the exported runtime (:mod:`distillery.export.runtime`):
+Every path shares the same steps with the exported runtime (:mod:`distillery.runtime.onnx_scorer`):
 content token ids -> ``ContextStrategy.encode_ids`` views -> length-sorted batches ->
 per-view outputs -> per-article aggregation. Only the tokenizer object (transformers vs
 ``tokenizers``) and the forward pass (torch vs ONNX Runtime) differ.
@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from distillery.errors import DistilleryError
-from distillery.export.runtime import MANIFEST, aggregate, length_sorted_batches
+from distillery.runtime.manifest import MANIFEST
+from distillery.runtime.scoring import aggregate, length_sorted_batches
 
 
 @dataclass
@@ -38,7 +39,7 @@ class TorchPredictor:
         self.spec, self.strategy = scorer.spec, scorer.strategy
 
     def content_ids(self, articles: Sequence[dict]) -> list[list[int]]:
-        from distillery.data.context import ContextStrategy
+        from distillery.runtime.context import ContextStrategy
 
         texts = [ContextStrategy.text_of(a) for a in articles]
         return list(self.scorer.tokenizer(texts, add_special_tokens=False)["input_ids"])
@@ -55,7 +56,7 @@ class TorchPredictor:
         return out
 
     def predict(self, articles: Sequence[dict]) -> Predictions:
-        from distillery.data.context import special_tokens
+        from distillery.runtime.context import special_tokens
 
         tok = self.scorer.tokenizer
         prefix, suffix = special_tokens(tok)
@@ -70,7 +71,7 @@ class TorchPredictor:
 class OnnxPredictor:
     def __init__(self, export_dir: str | Path, variant: str = "int8", threads: int | None = None,
                  batch_size: int | None = None):
-        from distillery.export.runtime import OnnxScorer
+        from distillery.runtime.onnx_scorer import OnnxScorer
 
         self.runtime = OnnxScorer(export_dir, variant, threads=threads, batch_size=batch_size, calibrated=False)
         self.spec, self.strategy = self.runtime.spec, self.runtime.strategy

@@ -72,7 +72,7 @@ def _profile_ort(scorer: Any, views: list[list[int]], model: Path) -> dict[str, 
 
     import onnxruntime as ort
 
-    from distillery.export.runtime import length_sorted_batches
+    from distillery.runtime.scoring import length_sorted_batches
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -119,10 +119,10 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
     import torch
 
     from distillery.evaluate.predict import TorchPredictor
-    from distillery.export.manifest import load_manifest
+    from distillery.runtime.manifest import load_manifest
     from distillery.export.onnx_export import merge_lora
     from distillery.export.pipeline import _records_for_parity
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.models.checkpoint import load_checkpoint
     from distillery.rundir import versions, write_json
 

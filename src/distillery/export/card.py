@@ -88,7 +88,7 @@ def render(m: dict[str, Any], spec: Any) -> str:
         L += [f"- `{t['config']}`: MAE {t['mae_rel_change']:+.2%}, Spearman w-avg {_f(t.get('spearman_weighted_average_vs_fp32'))}"
               f" — {'pass' if t['passed'] else 'fail: ' + '; '.join(t['failed_because'])}" for t in tried]
         L.append("")
-    L += ["## Use", "", "```python", "from distillery.export.runtime import OnnxScorer", "",
+    L += ["## Use", "", "```python", "from distillery.runtime.onnx_scorer import OnnxScorer", "",
           "scorer = OnnxScorer(\"<this folder>\")          # int8; threads=N to pin CPU threads",
           "scorer.score({\"title\": \"...\", \"content\": \"...\"})",
           "# {'scores': {...}, 'weighted_average': ..., 'tier': ..., 'confidence': ..., 'needs_review': ..., 'passed_prefilter': ...}",

@@ -2,7 +2,7 @@
 
 The graph takes ``input_ids`` and ``attention_mask`` (int64, dynamic batch and sequence axes)
 and returns ``scores`` (float32, (batch, n_dimensions)) on the 0-10 scale, before calibration
-and clamping (those run in numpy, :mod:`distillery.export.runtime`).
+and clamping (those run in numpy, :mod:`distillery.runtime.onnx_scorer`).
 
 Exporters: ``torchscript`` (default: seconds even for 100M+ parameters; torch warns that it
 will be removed) or ``dynamo`` (torch.export; tens of seconds to minutes on CPU). The dummy

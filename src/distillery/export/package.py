@@ -32,11 +32,8 @@ VENDORED = (
     "errors.py",
     "filters/spec.py",
     "filters/prefilter.py",
-    "data/context.py",
-    "evaluate/calibration.py",
-    "evaluate/confidence.py",
-    "export/runtime.py",
-    "export/hybrid.py",
+    *sorted(p.relative_to(Path(__file__).resolve().parents[1]).as_posix()
+            for p in (Path(__file__).resolve().parents[1] / "runtime").glob("*.py")),
 )
 REQUIRES = ("onnxruntime>=1.23", "tokenizers>=0.15", "numpy>=1.24", "pyyaml>=6", "pydantic>=2.6")
 MODEL_FILES = ("model.int8.onnx", "model.int8.onnx.data", "tokenizer.json", "filter.yaml", "calibration.json",
@@ -68,7 +65,7 @@ def _record_hash(data: bytes) -> str:
 
 
 def _checked_manifest(export_dir: Path) -> dict[str, Any]:
-    from distillery.export.manifest import load_manifest, verify_hashes
+    from distillery.runtime.manifest import load_manifest, verify_hashes
 
     manifest = load_manifest(export_dir)
     problems = verify_hashes(export_dir, manifest)
@@ -79,7 +76,7 @@ def _checked_manifest(export_dir: Path) -> dict[str, Any]:
 
 def _model_folder(export_dir: Path, prefix: str, package: dict[str, Any]) -> dict[str, bytes]:
     """An export's shipped files under ``prefix`` + a manifest describing exactly them."""
-    from distillery.export.manifest import sha256
+    from distillery.runtime.manifest import sha256
 
     manifest = _checked_manifest(export_dir)
     if "int8" not in manifest.get("models", {}) or "int8" not in manifest.get("parity", {}):
@@ -96,7 +93,7 @@ def _model_folder(export_dir: Path, prefix: str, package: dict[str, Any]) -> dic
 def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: str | None = None) -> Path:
     """A wheel from an export dir, or from a hybrid dir (``tune-hybrid``: both stages ship, each
     under ``model/stage1|stage2/``, with ``model/hybrid.json``)."""
-    from distillery.export.hybrid import HYBRID_FILE
+    from distillery.runtime.hybrid import HYBRID_FILE
     from distillery.filters.spec import parse_spec
 
     export_dir, out = Path(export_dir), Path(out)

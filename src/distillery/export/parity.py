@@ -61,7 +61,7 @@ def _spearman_min(a: np.ndarray, b: np.ndarray) -> float:
 def int8_check(spec: Any, calibration: Any, fp32_raw: np.ndarray, int8_raw: np.ndarray, true: np.ndarray,
                gate: GateConfig) -> dict[str, Any]:
     """Task metrics of INT8 vs FP32 (final scores vs oracle labels) and whether the gate passes."""
-    from distillery.export.runtime import finalize
+    from distillery.runtime.scoring import finalize
 
     f32 = finalize(spec, fp32_raw, calibration)
     i8 = finalize(spec, int8_raw, calibration)

@@ -1,7 +1,7 @@
 """``distillery export``: a training run -> an export dir that passed the parity gate.
 
     export dir/
-      manifest.json        see distillery.export.manifest (SHA-256 of every other file)
+      manifest.json        see distillery.runtime.manifest (SHA-256 of every other file)
       MODEL_CARD.md        generated model card
       model.fp32.onnx      LoRA merged; backbone + pooling + head + de-standardisation
       model.int8.onnx      the shipped model (the first INT8 configuration that passed)
@@ -73,9 +73,9 @@ def _records_for_parity(run: Path, spec: Any, data: str | None, n: int) -> tuple
 
 def _write_scaffold(out: Path, scorer: Any, run: Path | None, ckpt: Path, use_calibration: bool = True) -> dict[str, Any]:
     """Copy tokenizer, spec, calibration; return the manifest's static part."""
-    from distillery.data.context import special_tokens
-    from distillery.evaluate.calibration import CALIBRATION_FILE
-    from distillery.evaluate.confidence import CONFIDENCE_FILE
+    from distillery.runtime.context import special_tokens
+    from distillery.runtime.calibration import CALIBRATION_FILE
+    from distillery.runtime.confidence import CONFIDENCE_FILE
 
     tok = scorer.tokenizer
     tok_dir = ckpt / "tokenizer"
@@ -107,13 +107,13 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
     """Export, gate and describe. Raises GateFailed (after writing parity.json) if the gate fails."""
     import torch
 
-    from distillery.evaluate.calibration import CALIBRATION_FILE
+    from distillery.runtime.calibration import CALIBRATION_FILE
     from distillery.evaluate.commands import calibrate_target
     from distillery.evaluate.predict import TorchPredictor, run_dir_of
     from distillery.export.card import render
-    from distillery.export.manifest import write_manifest
+    from distillery.runtime.manifest import write_manifest
     from distillery.export.onnx_export import export_fp32, merge_lora
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.models.checkpoint import load_checkpoint
     from distillery.rundir import git_info, versions, write_json
 
@@ -192,7 +192,7 @@ def export_run(target: Path, out: Path, exporter: str = "torchscript", opset: in
                          f"{tok['mismatched_articles']} tokenizer mismatches (details in {out / 'parity.json'})")
 
     # ---- gate 2: INT8 vs FP32 on task metrics -------------------------------------------------
-    from distillery.evaluate.calibration import Calibration
+    from distillery.runtime.calibration import Calibration
 
     cal = Calibration.load(out / CALIBRATION_FILE) if (out / CALIBRATION_FILE).is_file() else None
     smoother = _Smoother(scorer, predictor, run or ckpt, out, facts)
@@ -242,7 +242,7 @@ class _Smoother:
         if alpha not in self.files:
             import copy
 
-            from distillery.data.context import special_tokens
+            from distillery.runtime.context import special_tokens
             from distillery.export.onnx_export import export_fp32
             from distillery.export.smooth import smooth_decoder
 
@@ -289,7 +289,7 @@ def int8_ladder(out: Path, manifest: dict[str, Any], records: Sequence[dict], ra
     cannot be smoothed (encoders).
     """
     from distillery.export.quantize import quantize
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     configs = [CONFIGS[c] for c in int8_configs] if int8_configs else list(LADDER)
     tried: list[dict] = []
@@ -347,8 +347,8 @@ def verify_export(export_dir: Path, threads: int | None = None, gate: GateConfig
     """Re-run the hash check and the parity gate of an export against its source checkpoint
     (``scorer``: that checkpoint already loaded, unmerged)."""
     from distillery.evaluate.predict import TorchPredictor
-    from distillery.export.manifest import load_manifest, verify_hashes
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.manifest import load_manifest, verify_hashes
+    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.models.checkpoint import load_checkpoint
 
     export_dir = Path(export_dir)
@@ -368,7 +368,7 @@ def verify_export(export_dir: Path, threads: int | None = None, gate: GateConfig
     raw32, _, _ = rt32.predict_raw(records)
     p32 = fp32_parity(ref.raw, raw32, gate.fp32_atol)
     raw8, _, _ = OnnxScorer(export_dir, "int8", threads=threads, calibrated=False).predict_raw(records)
-    from distillery.evaluate.calibration import CALIBRATION_FILE, Calibration
+    from distillery.runtime.calibration import CALIBRATION_FILE, Calibration
 
     cal = Calibration.load(export_dir / CALIBRATION_FILE) if (export_dir / CALIBRATION_FILE).is_file() else None
     r8 = int8_check(spec, cal, raw32, raw8, true, gate)

@@ -44,7 +44,7 @@ def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alph
     """Smooth ``model`` (a merged Regressor) in place, calibrated on token ``views``."""
     import torch
 
-    from distillery.export.runtime import length_sorted_batches
+    from distillery.runtime.scoring import length_sorted_batches
 
     blocks = _blocks(model.backbone)
     if not blocks:

@@ -95,7 +95,7 @@ def outcome(spec: Any, true: np.ndarray, stage1: list[dict], stage2: list[dict],
 
 def time_both(stage1: Any, stage2: Any, articles: Sequence[dict], threshold: float, repeats: int) -> dict[str, Any]:
     """Wall time of stage 2 alone vs the hybrid on the same articles (warm-up first, best of repeats)."""
-    from distillery.export.hybrid import HybridScorer
+    from distillery.runtime.hybrid import HybridScorer
 
     hybrid = HybridScorer.from_scorers(stage1, stage2, threshold)  # the shipped class, sessions already loaded
     warm = list(articles[:4])
@@ -119,9 +119,9 @@ def tune_hybrid(stage1_dir: Path, stage2_dir: Path, out: Path, fn_target: float 
                 threads: int | None = 2, repeats: int = 1, force: bool = False) -> dict[str, Any]:
     from distillery.evaluate.commands import load_eval_records
     from distillery.evaluate.predict import is_export_dir
-    from distillery.export.hybrid import HYBRID_FILE, check_stages
-    from distillery.export.manifest import sha256, write_manifest
-    from distillery.export.runtime import OnnxScorer
+    from distillery.runtime.hybrid import HYBRID_FILE, check_stages
+    from distillery.runtime.manifest import sha256, write_manifest
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     for name, d in (("stage 1", stage1_dir), ("stage 2", stage2_dir)):
         if not is_export_dir(Path(d)):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distillery.data.context import ContextStrategy
+from distillery.runtime.context import ContextStrategy
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec, parse_spec
 

@@ -345,7 +345,7 @@ def _check_single_process(cfg: DictConfig) -> None:
 
 def run_multitask(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train one backbone with a head per filter of ``model.heads``; write the run dir (module docstring)."""
-    from distillery.data.context import ContextStrategy
+    from distillery.runtime.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
     from distillery.evaluate import plots
     from distillery.models.backbone import load_backbone

@@ -70,7 +70,7 @@ def embed(model: Any, views: Sequence[Sequence[int]], pad_id: int, batch_size: i
     """(V, H) pooled embeddings of token views, and how many were computed (not cached)."""
     import torch
 
-    from distillery.export.runtime import length_sorted_batches
+    from distillery.runtime.scoring import length_sorted_batches
 
     keys = [EmbeddingCache.key(v) for v in views]
     todo = [i for i, k in enumerate(keys) if cache is None or k not in cache.store]
@@ -89,7 +89,7 @@ def embed(model: Any, views: Sequence[Sequence[int]], pad_id: int, batch_size: i
 def _article_preds(model: Any, x: np.ndarray, owners: Sequence[int], n: int, how: str) -> np.ndarray:
     import torch
 
-    from distillery.export.runtime import aggregate
+    from distillery.runtime.scoring import aggregate
 
     with torch.inference_mode():
         views = model.predict_from_embedding(torch.from_numpy(x)).float().numpy()
@@ -164,7 +164,7 @@ def run_probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Embed (cached), fit the head, evaluate, write the run dir like a fine-tuned run."""
     import torch
 
-    from distillery.data.context import ContextStrategy
+    from distillery.runtime.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
     from distillery.data.split import label_matrix
     from distillery.evaluate.metrics import regression_metrics

@@ -83,7 +83,7 @@ def run_training(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, pick the best checkpoint by val MAE, evaluate, and write the run dir."""
     import lightning as L
 
-    from distillery.data.context import ContextStrategy
+    from distillery.runtime.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
     from distillery.filters.registry import load_filter
     from distillery.models.backbone import load_backbone

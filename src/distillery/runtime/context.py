@@ -35,6 +35,7 @@ STRATEGIES = ("truncate", "head_tail", "chunked")
 @dataclass(frozen=True)
 class ContextStrategy:
     kind: str = "truncate"
+    name: str | None = None  # the config option's name (trunc512, head_tail, ...), kept in run dirs and manifests
     max_tokens: int = 512
     head: int = 256
     separator: str = "\n[...]\n"

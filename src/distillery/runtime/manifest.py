@@ -16,7 +16,64 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distillery.export.runtime import MANIFEST
+from pydantic import BaseModel, ConfigDict
+
+MANIFEST = "manifest.json"
+
+
+class Manifest(BaseModel):
+    """The typed face of ``manifest.json``: the keys every scorer reads are checked on load; the
+    rest (base model, parity, source, versions, ...) is kept as written (``extra="allow"``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: int = 1
+    filter: str
+    filter_file: str = "filter.yaml"
+    dimensions: list[str]
+    context_strategy: dict[str, Any]
+    tokens: dict[str, Any]
+    tokenizer_file: str = "tokenizer.json"
+    models: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
+
+    @property
+    def strategy_name(self) -> str | None:
+        """``trunc512`` / ``head_tail`` / ... (None for exports made before the name was kept)."""
+        return self.context_strategy.get("name")
+
+
+class ExportDir:
+    """The files of an export dir, by name: the only place their names are spelled."""
+
+    MANIFEST = MANIFEST
+    FP32 = "model.fp32.onnx"
+    INT8 = "model.int8.onnx"
+    FILTER = "filter.yaml"
+    TOKENIZER = "tokenizer.json"
+    CALIBRATION = "calibration.json"
+    CONFIDENCE = "confidence.json"
+    PARITY = "parity.json"
+    CARD = "MODEL_CARD.md"
+    HYBRID = "hybrid.json"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def is_export(self) -> bool:
+        return (self.path / MANIFEST).is_file()
+
+    def is_hybrid(self) -> bool:
+        return (self.path / self.HYBRID).is_file()
+
+    def manifest(self) -> Manifest:
+        return Manifest.model_validate(load_manifest(self.path))
+
+    def manifest_dict(self) -> dict[str, Any]:
+        return load_manifest(self.path)
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:

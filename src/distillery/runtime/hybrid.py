@@ -3,7 +3,7 @@ stage 2 (the fine-tuned model) only for articles whose stage-1 weighted average 
 
 A hybrid dir (written by ``distillery tune-hybrid``, docs/hybrid.md) holds ``hybrid.json`` (the
 threshold and how it was tuned) and two export dirs, ``stage1/`` and ``stage2/``, each scored by
-:class:`~distillery.export.runtime.OnnxScorer` exactly as on its own. Like ``runtime``, this
+:class:`~distillery.runtime.onnx_scorer.OnnxScorer` exactly as on its own. Like ``runtime``, this
 module imports only numpy, onnxruntime and tokenizers (through ``runtime``): ``distillery
 package`` vendors it, so a packaged hybrid scores exactly as ``distillery`` does.
 
@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from distillery.export.runtime import MANIFEST, OnnxScorer
+from distillery.runtime.manifest import MANIFEST
+from distillery.runtime.onnx_scorer import OnnxScorer
 
 HYBRID_FILE = "hybrid.json"
 
