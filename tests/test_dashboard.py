@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from distillery.cli import main
-from distillery.dashboard.adapters import N_BINS, read_ledger_incremental
+from distillery.dashboard.common import N_BINS
+from distillery.dashboard.oracle import read_ledger_incremental
 from distillery.dashboard.registry import Registry
 from distillery.dashboard.site import write_site
 
@@ -459,7 +460,7 @@ def test_dashboard_in_headless_chromium(tree, tmp_path, browser):
 
 
 def test_wandb_links():
-    from distillery.dashboard.adapters import wandb_run
+    from distillery.dashboard.common import wandb_run
 
     off = wandb_run(Path("/r/wandb/offline-run-20261120_100000-abc123"), {"project": "distillery", "entity": None})
     assert off["id"] == "abc123" and off["mode"] == "offline" and off["url"] is None

@@ -118,3 +118,40 @@ class RunDir:
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
         return write_json(self.metrics_file, metrics)
+
+    @property
+    def error_file(self) -> Path:
+        return self.path / self.ERROR
+
+    @property
+    def hydra_dir(self) -> Path:
+        """Hydra's own copy of the run's config and overrides (``.hydra/``; sweep jobs have one)."""
+        return self.path / ".hydra"
+
+    @property
+    def wandb_dir(self) -> Path:
+        """W&B's run folders (``wandb/offline-run-<time>-<id>`` or ``wandb/run-<time>-<id>``)."""
+        return self.path / "wandb"
+
+    def split_predictions_file(self, split: str) -> Path:
+        """``predictions_<split>.jsonl``: a training run's predictions on one split, when it saves them."""
+        p = Path(self.PREDICTIONS)
+        return self.path / f"{p.stem}_{split}{p.suffix}"
+
+    def exists(self, *names: str) -> bool:
+        """Whether any of the named files or folders is in the run dir."""
+        return any((self.path / n).exists() for n in names)
+
+    def read_yaml(self, name: str) -> Any:
+        """A YAML file of the run dir as plain data (None when it is not there)."""
+        p = self.path / name
+        if not p.is_file():
+            return None
+        import yaml
+
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+
+    def config_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data: ``config.yaml``, else Hydra's ``.hydra/config.yaml``
+        (a run still starting, or a sweep job), else {}."""
+        return self.read_yaml(self.CONFIG) or self.read_yaml(f"{self.hydra_dir.name}/{self.CONFIG}") or {}

@@ -7,14 +7,14 @@ import sys
 import threading
 from pathlib import Path
 
+from distillery.dashboard.browser import screenshot
+from distillery.dashboard.registry import Registry, default_outputs
+from distillery.dashboard.site import write_site
 from distillery.errors import DistilleryError
 
 
 def build(outputs: Path, scan: list[Path], site_dir: Path, db: Path, full: bool = False):
     """Update the registry and write ``<site_dir>/index.html``. Returns (index path, UpdateStats)."""
-    from distillery.dashboard.registry import Registry
-    from distillery.dashboard.site import write_site
-
     roots = [outputs, *scan]
     with Registry(db, roots, skip=[site_dir]) as reg:
         stats = reg.update(full=full)
@@ -74,8 +74,6 @@ class dashboard_cmd:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from distillery.dashboard.registry import default_outputs
-
         outputs = (args.outputs or default_outputs()).resolve()
         if not outputs.is_dir() and not args.scan:
             raise DistilleryError(f"{outputs}: no such folder (nothing to index; run something first or give --outputs)")
@@ -89,8 +87,6 @@ class dashboard_cmd:
         print(f"registry {db}: {stats}")
         print(f"dashboard: {index}  (open it in a browser; no server needed)")
         if args.screenshot:
-            from distillery.dashboard.browser import screenshot
-
             w, _, h = args.size.partition("x")
             print(f"screenshot: {screenshot(index, args.screenshot, int(w), int(h))}")
         if args.serve:

@@ -3,7 +3,7 @@
 ``Registry(db, roots).update()`` walks the roots (the outputs folder, plus any extra folders such
 as ``exports/``), asks the adapters (adapters.py) which dirs are runs, and for each run dir
 computes a *fingerprint*: the adapter's kind and version plus ``(name, mtime_ns, size)`` of the
-files that adapter watches (metrics.json, run.json, error.log, manifest.json, the ledger, ...).
+files that adapter watches (a run's metrics / run info / error log, an export's manifest, the ledger, ...).
 A dir whose fingerprint equals the stored one is not read again; a changed or new dir is read
 by its adapter and its row replaced; a row whose dir is gone is deleted. The walk itself only
 lists folders and stats a handful of files per run, so a rebuild over thousands of runs costs
@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from distillery.dashboard.adapters import ADAPTERS, Adapter, adapter_for, dir_time, mtime_iso
+from distillery.dashboard.adapters import ADAPTERS, Adapter, adapter_for
+from distillery.dashboard.common import dir_time, mtime_iso
+from distillery.rundir import RunDir
 
 SCHEMA = 1
 MAX_DEPTH = 5  # <outputs>/train/multiruns/<sweep>/<job> is depth 4
-SKIP_DIRS = frozenset({"checkpoint", "checkpoints", "wandb", "plots", "csv", "tokenizer", "adapter", "__pycache__",
-                       "node_modules", "lightning_logs", "optuna"})
+SKIP_DIRS = frozenset({RunDir.CHECKPOINT, RunDir.CHECKPOINTS, RunDir.PLOTS, "wandb", "csv", "tokenizer", "adapter",
+                       "__pycache__", "node_modules", "lightning_logs", "optuna"})
 
 
 @dataclass

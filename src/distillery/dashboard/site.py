@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from distillery.dashboard.adapters import BIN_WIDTH, N_BINS
+from distillery.dashboard.common import BIN_WIDTH, N_BINS
+from distillery.errors import DistilleryError
+from distillery.filters.registry import load_filter
 
 ASSETS = Path(__file__).with_name("assets")
 NO_FILTER = "(no filter)"
@@ -30,8 +32,6 @@ def plotly_js() -> str:
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as e:  # pragma: no cover - plotly is a dependency
-        from distillery.errors import DistilleryError
-
         raise DistilleryError("the dashboard needs the `plotly` package: pip install plotly") from e
     return get_plotlyjs()
 
@@ -54,8 +54,6 @@ def href(path: str | Path | None, site_dir: Path) -> str | None:
 def _filter_info(ref: str) -> dict[str, Any] | None:
     """Dimension order/weights and tiers from the filter spec, when the spec can be loaded."""
     try:
-        from distillery.filters.registry import load_filter
-
         spec = load_filter(ref, [])
     except Exception:  # noqa: BLE001 - a filter from a folder we were not told about: use the rows
         return None
