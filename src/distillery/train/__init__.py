@@ -1,1 +1,3 @@
-"""Training: the Lightning module, losses, the Hydra task and its run directory."""
+"""Training: the Hydra task and dispatcher (task.py), one recipe per training method
+(recipes/: finetune, multihead, probe; ``train.method``), the shared run scaffolding
+(scaffold.py), the Lightning modules, losses and sweeps."""

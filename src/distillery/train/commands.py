@@ -1,4 +1,8 @@
-"""``distillery train``: argparse front, Hydra behind (overrides, --cfg, --help, -m all work)."""
+"""``distillery train``: argparse front, Hydra behind (overrides, --cfg, --help, -m all work).
+
+``distillery train --help`` is Hydra's help (conf/hydra/default.yaml) followed by the training
+methods (``train.method``), listed from :data:`distillery.train.recipes.RECIPES`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import argparse
 import sys
 
 from distillery.paths import conf_dir
+from distillery.train.recipes import methods_help
+
+HELP_FLAGS = ("--help", "-h")
 
 
 def hydra_overrides(args: argparse.Namespace, group: str = "filter") -> list[str]:
@@ -62,5 +69,14 @@ class train_cmd:
     def run(args: argparse.Namespace) -> int:
         from distillery.train.task import task
 
-        run_hydra(task, "train", hydra_overrides(args))
+        overrides = hydra_overrides(args)
+        if not any(o in HELP_FLAGS for o in overrides):
+            run_hydra(task, "train", overrides)
+            return 0
+        try:  # Hydra prints its help and exits 0; the methods follow it
+            run_hydra(task, "train", overrides)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise
+        print(f"\n{methods_help()}")
         return 0

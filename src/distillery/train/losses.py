@@ -55,8 +55,13 @@ def pairwise_margin_loss(pred: torch.Tensor, target: torch.Tensor, margin: float
     return _mean_over_dims(hinge.sum((0, 1)), ordered.sum((0, 1)), pred)
 
 
-def triplet_loss(pred: torch.Tensor, target: torch.Tensor, margin: float = 0.5, max_triplets: int = 50_000,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def triplet_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    margin: float = 0.5,
+    max_triplets: int = 50_000,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     r"""Triplet ranking loss on the scores themselves, per dimension, averaged over dimensions.
 
     For dimension d, a triplet (a, i, j) of distinct articles is *ordered* when article i is
@@ -80,7 +85,7 @@ def triplet_loss(pred: torch.Tensor, target: torch.Tensor, margin: float = 0.5, 
         dt = (target.unsqueeze(1) - target.unsqueeze(0)).abs()  # (B, B, N): |t_a - t_x|
         dp = (pred.unsqueeze(1) - pred.unsqueeze(0)).abs()
         idx = torch.arange(b, device=pred.device)
-        distinct = (idx[:, None] != idx[None, :])  # (B, B)
+        distinct = idx[:, None] != idx[None, :]  # (B, B)
         ordered = dt.unsqueeze(2) < dt.unsqueeze(1)  # (a, i, j, N): |t_a - t_i| < |t_a - t_j|
         ordered = ordered & distinct[:, :, None, None] & distinct[:, None, :, None]
         hinge = torch.relu(dp.unsqueeze(2) - dp.unsqueeze(1) + margin)
@@ -115,7 +120,7 @@ def listmle_loss(pred: torch.Tensor, target: torch.Tensor, temperature: float = 
     with at least one untied pair.
     """
     s = pred / temperature
-    below = (target.unsqueeze(0) < target.unsqueeze(1))  # (k, m, N): t_m < t_k
+    below = target.unsqueeze(0) < target.unsqueeze(1)  # (k, m, N): t_m < t_k
     eye = torch.eye(pred.shape[0], dtype=torch.bool, device=pred.device).unsqueeze(-1)
     members = below | eye  # k's own term is always in its denominator
     logits = s.unsqueeze(0).expand(pred.shape[0], -1, -1)  # (k, m, N): s_m

@@ -41,7 +41,9 @@ class DistillModule(L.LightningModule):
     def _eval_step(self, stage: str, batch: dict) -> None:
         pred = self(batch["input_ids"], batch["attention_mask"])
         self.log(f"{stage}/loss", self.loss_fn(pred, batch["labels"]), on_epoch=True, batch_size=len(pred))
-        self._outputs.setdefault(stage, []).append((pred.detach().float().cpu(), batch["labels"].cpu(), batch["article"].cpu()))
+        self._outputs.setdefault(stage, []).append(
+            (pred.detach().float().cpu(), batch["labels"].cpu(), batch["article"].cpu())
+        )
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step("val", batch)
@@ -59,20 +61,33 @@ class DistillModule(L.LightningModule):
         self.log(f"{stage}/mae", metrics["mae"], prog_bar=True)
         if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             total, count = self._train_loss
-            self.history.append({"epoch": self.current_epoch, "step": self.global_step,
-                                 "train_loss": total / count if count else float("nan"),
-                                 "val_loss": float(self.trainer.callback_metrics.get("val/loss", float("nan"))),
-                                 "val_mae": metrics["mae"]})
+            self.history.append(
+                {
+                    "epoch": self.current_epoch,
+                    "step": self.global_step,
+                    "train_loss": total / count if count else float("nan"),
+                    "val_loss": float(self.trainer.callback_metrics.get("val/loss", float("nan"))),
+                    "val_mae": metrics["mae"],
+                }
+            )
             h = self.history[-1]
-            log.info("epoch %d/%d: train loss %.4f | val loss %.4f | val MAE %.4f | val Spearman %.3f",
-                     h["epoch"] + 1, self.trainer.max_epochs or -1, h["train_loss"], h["val_loss"], h["val_mae"],
-                     metrics["spearman"])
+            log.info(
+                "epoch %d/%d: train loss %.4f | val loss %.4f | val MAE %.4f | val Spearman %.3f",
+                h["epoch"] + 1,
+                self.trainer.max_epochs or -1,
+                h["train_loss"],
+                h["val_loss"],
+                h["val_mae"],
+                metrics["spearman"],
+            )
 
     def _article_eval(self, rows: list, spec: FilterSpec) -> dict:
         """Per-article predictions, labels and metrics from one stage's (pred, labels, article) view rows."""
         pred, true, article = (torch.cat(x) for x in zip(*rows))
         if self.trainer.world_size > 1:  # every rank evaluates on all articles (padding dupes average out)
-            pred, true, article = (self.all_gather(x.to(self.device)).flatten(0, 1).cpu() for x in (pred, true, article))
+            pred, true, article = (
+                self.all_gather(x.to(self.device)).flatten(0, 1).cpu() for x in (pred, true, article)
+            )
         ids, pred = aggregate_views(pred, article, self.aggregate)
         _, true = aggregate_views(true, article, "mean")  # every view carries its article's labels
         metrics = regression_metrics(pred.numpy(), true.numpy(), spec)
@@ -90,8 +105,12 @@ class DistillModule(L.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=float(self.optim.lr), weight_decay=float(self.optim.weight_decay))
         total = int(self.trainer.estimated_stepping_batches)
-        sched = get_scheduler(str(self.optim.scheduler), opt, num_warmup_steps=int(total * float(self.optim.warmup_ratio)),
-                              num_training_steps=total)
+        sched = get_scheduler(
+            str(self.optim.scheduler),
+            opt,
+            num_warmup_steps=int(total * float(self.optim.warmup_ratio)),
+            num_training_steps=total,
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:

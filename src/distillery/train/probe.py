@@ -1,4 +1,5 @@
-"""Embedding probes (``model=embedding_probe``): a frozen encoder + a ridge or MLP head.
+"""Embedding probes (``model=embedding_probe``, ``train.method=probe``): a frozen encoder + a
+ridge or MLP head. The pieces live here; the job is :mod:`distillery.train.recipes.probe`.
 
 The encoder (a sentence-transformers model: its transformer, pooling and normalisation) never
 trains, so every view's embedding is computed once and cached on disk by content hash (encoder
@@ -17,17 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
-from distillery.errors import DistilleryError
-
-log = logging.getLogger("distillery.train")
+from distillery.runtime.scoring import aggregate, length_sorted_batches
 
 
 class EmbeddingCache:
@@ -58,19 +55,28 @@ class EmbeddingCache:
 def encoder_key(loaded: Any, pooling: str, normalize: bool, max_tokens: int) -> str:
     """Identity of what produces an embedding: source, weights fingerprint, pooling, normalisation."""
     params = list(loaded.backbone.parameters())
-    h = hashlib.sha256(json.dumps([loaded.source, pooling, normalize, max_tokens, len(params),
-                                   getattr(loaded.backbone.config, "_commit_hash", None)]).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            [
+                loaded.source,
+                pooling,
+                normalize,
+                max_tokens,
+                len(params),
+                getattr(loaded.backbone.config, "_commit_hash", None),
+            ]
+        ).encode()
+    )
     for p in (params[0], params[len(params) // 2], params[-1]):  # cheap fingerprint of the weights
         h.update(p.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def embed(model: Any, views: Sequence[Sequence[int]], pad_id: int, batch_size: int,
-          cache: EmbeddingCache | None) -> tuple[np.ndarray, int]:
+def embed(
+    model: Any, views: Sequence[Sequence[int]], pad_id: int, batch_size: int, cache: EmbeddingCache | None
+) -> tuple[np.ndarray, int]:
     """(V, H) pooled embeddings of token views, and how many were computed (not cached)."""
     import torch
-
-    from distillery.runtime.scoring import length_sorted_batches
 
     keys = [EmbeddingCache.key(v) for v in views]
     todo = [i for i, k in enumerate(keys) if cache is None or k not in cache.store]
@@ -86,10 +92,9 @@ def embed(model: Any, views: Sequence[Sequence[int]], pad_id: int, batch_size: i
     return out, len(todo)
 
 
-def _article_preds(model: Any, x: np.ndarray, owners: Sequence[int], n: int, how: str) -> np.ndarray:
+def article_preds(model: Any, x: np.ndarray, owners: Sequence[int], n: int, how: str) -> np.ndarray:
+    """Per-article predictions (0-10 scale) from view embeddings ``x``: head, then ``how`` over each article's views."""
     import torch
-
-    from distillery.runtime.scoring import aggregate
 
     with torch.inference_mode():
         views = model.predict_from_embedding(torch.from_numpy(x)).float().numpy()
@@ -124,8 +129,9 @@ def fit_ridge(model: Any, x: np.ndarray, z: np.ndarray, alphas: Sequence[float],
     return {"alpha": a, "alpha_scale": scale, "grid": table}
 
 
-def fit_mlp(model: Any, x: np.ndarray, y: np.ndarray, loss_fn: Any, pcfg: Any, seed: int, score: Any,
-            logger: Any = None) -> list[dict[str, float]]:
+def fit_mlp(
+    model: Any, x: np.ndarray, y: np.ndarray, loss_fn: Any, pcfg: Any, seed: int, score: Any, logger: Any = None
+) -> list[dict[str, float]]:
     """Train the MLP head on cached embeddings; keep the epoch with the lowest val MAE."""
     import copy
 
@@ -158,82 +164,3 @@ def fit_mlp(model: Any, x: np.ndarray, y: np.ndarray, loss_fn: Any, pcfg: Any, s
             break
     model.head.load_state_dict(best[1])
     return history
-
-
-def run_probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Embed (cached), fit the head, evaluate, write the run dir like a fine-tuned run."""
-    import torch
-
-    from distillery.runtime.context import ContextStrategy
-    from distillery.data.datamodule import ArticleDataModule
-    from distillery.data.split import label_matrix
-    from distillery.evaluate.metrics import regression_metrics
-    from distillery.filters.registry import load_filter
-    from distillery.models.backbone import load_backbone
-    from distillery.models.regressor import Regressor, hidden_size_of
-    from distillery.train.losses import build_loss
-    from distillery.train.task import _logger, finish_run, start_run
-
-    pcfg = cfg.model.probe
-    if pcfg.head not in ("ridge", "mlp"):
-        raise DistilleryError(f"model.probe.head must be ridge or mlp, got {pcfg.head!r}")
-    t0 = time.time()
-    seed, resolved, _ = start_run(cfg, run_dir)
-    spec = load_filter(cfg.filter.name, list(cfg.filters_dirs or []))
-    strategy = ContextStrategy.from_config(cfg.context_strategy)
-    loaded = load_backbone(cfg.model)
-    loaded.backbone.requires_grad_(False).eval()
-    dm = ArticleDataModule(cfg.data, spec, loaded.tokenizer, strategy, cfg.paths.cache_dir, seed=seed)
-    dm.setup()
-    mean, std = dm.label_stats()
-    pooling = loaded.pooling or cfg.model.pooling
-    model = Regressor(loaded.backbone, len(spec.dimensions), pooling, hidden_size_of(loaded.backbone),
-                      mean.tolist(), std.tolist(), head="linear" if pcfg.head == "ridge" else "mlp",
-                      mlp_hidden=int(pcfg.mlp_hidden), dropout=float(pcfg.dropout), normalize=loaded.normalize)
-    model.eval()
-    cache = EmbeddingCache(Path(cfg.paths.cache_dir), encoder_key(loaded, pooling, loaded.normalize, strategy.max_tokens))
-    pad, ebs = loaded.tokenizer.pad_token_id, int(pcfg.embed_batch_size)
-    splits = [s for s in ("train", "val", "test") if len(dm.records[s])]
-    emb, computed = {}, {}
-    for s in splits:
-        if s == "val":  # always encoded fresh: this is the measured inference cost
-            t_val = time.perf_counter()
-            emb[s], computed[s] = embed(model, dm.data[s].input_ids, pad, ebs, None)
-            inference_ms = 1000 * (time.perf_counter() - t_val) / len(dm.records["val"])
-        else:
-            emb[s], computed[s] = embed(model, dm.data[s].input_ids, pad, ebs, cache)
-    log.info("embeddings: %s computed (val always), cache %s", computed, cache.dir)
-    t_fit = time.time()
-    owners = {s: list(dm.data[s].article) for s in splits}
-    true = {s: label_matrix(dm.records[s], spec) for s in splits}
-
-    def val_mae(m: Any) -> float:
-        pred = _article_preds(m, emb["val"], owners["val"], len(dm.records["val"]), strategy.aggregate)
-        return float(np.abs(spec.clamp(pred) - true["val"]).mean())
-
-    logger = _logger(cfg, run_dir, resolved)
-    try:
-        y_views = np.asarray(dm.data["train"].labels, dtype=np.float64)
-        history: list[dict[str, float]] = []
-        if pcfg.head == "ridge":
-            alphas = list(pcfg.alphas) if pcfg.alpha == "auto" else [float(pcfg.alpha)]
-            fit = fit_ridge(model, emb["train"], (y_views - mean) / std, alphas, val_mae)
-        else:
-            torch.manual_seed(seed)
-            history = fit_mlp(model, emb["train"], y_views, build_loss(cfg.loss), pcfg, seed, val_mae, logger or None)
-            fit = {"epochs_run": len(history), "best_epoch": int(np.argmin([h["val_mae"] for h in history]))}
-        evals = {}
-        for s in (x for x in ("val", "test") if x in splits and (x == "val" or cfg.test)):
-            pred = _article_preds(model, emb[s], owners[s], len(dm.records[s]), strategy.aggregate)
-            evals[s] = {"pred": pred, "true": true[s], "metrics": regression_metrics(pred, true[s], spec)}
-        info = {"probe": {"head": pcfg.head, **fit, "embeddings_computed": computed, "encoder": loaded.source,
-                          "fit_seconds": round(time.time() - t_fit, 2)},
-                "epochs": len(history), "train_seconds": round(time.time() - t0, 1),
-                "inference_ms_per_article": round(inference_ms, 2), "history": history}
-        return finish_run(run_dir, cfg, spec, model, loaded, strategy, dm, seed, evals, info, logger)
-    finally:
-        if logger and cfg.logger.kind == "wandb":
-            import wandb
-
-            wandb.finish()
-

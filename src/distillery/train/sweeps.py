@@ -34,7 +34,9 @@ def list_sweeps() -> dict[str, str]:
     out: dict[str, str] = {}
     d = sweeps_dir()
     for f in sorted(d.glob("*.yaml")) if d.is_dir() else []:
-        first = next((ln.lstrip("# ").strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.startswith("#")), "")
+        first = next(
+            (ln.lstrip("# ").strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.startswith("#")), ""
+        )
         out[f.stem] = first
     return out
 
@@ -65,8 +67,12 @@ class MakeDirs(Callback):
 class sweep_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("name", nargs="?", help="a sweep in sweeps/ (context_length, loss, base_model, hparams) or a path "
-                                               "to a sweep .yaml; omit to list the sweeps")
+        p.add_argument(
+            "name",
+            nargs="?",
+            help="a sweep in sweeps/ (context_length, loss, base_model, hparams) or a path "
+            "to a sweep .yaml; omit to list the sweeps",
+        )
         p.add_argument("--filter", help="filter to train for, NAME/vN (same as the filter= override)")
         p.add_argument("--filters-dir", action="append", default=[], metavar="DIR", help="extra folder of filters")
 

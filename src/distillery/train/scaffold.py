@@ -1,0 +1,268 @@
+"""What every training recipe (:mod:`distillery.train.recipes`) does around its own model code,
+written once: start the run, build the logger / callbacks / Trainer, fit -> reload the best
+checkpoint -> validate -> test, write the run dir, and always finish W&B.
+
+A recipe reads::
+
+    seed, resolved, _ = start_run(cfg, run_dir)            # seed, config.yaml, run.json
+    ... data, model, Lightning module ...
+    with logged_run(cfg, run_dir, resolved) as logger:    # W&B finished however the block ends
+        trainer = build_trainer(cfg, run_dir, logger)
+        info = fit_best_and_evaluate(trainer, module, dm, cfg.ckpt_path, t0, n_val, has_test)
+        return finish_run(run_dir, cfg, spec, model, loaded, strategy, dm, seed, evals, info, logger)
+
+Imported by the recipes only, which the dispatcher loads after the config is checked (it pulls in
+torch through the evaluate and models modules; Lightning and wandb are imported where used).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from distillery.config import to_container
+from distillery.data.split import label_matrix
+from distillery.errors import DistilleryError
+from distillery.evaluate import plots
+from distillery.evaluate.metrics import mean_baseline_mae
+from distillery.models.checkpoint import save_checkpoint
+from distillery.rundir import RunDir, write_run_json
+
+log = logging.getLogger("distillery.train")
+
+SEED_ENV = "DISTILLERY_GENERATED_SEED"  # the seed rank 0 drew, inherited by DDP workers
+
+
+def ensure_dir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def is_ddp_child() -> bool:
+    """True in the extra processes Lightning's DDP launcher starts (they share rank 0's run dir)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def quiet_libraries() -> None:
+    """Keep the console for our own lines: library chatter goes to the run's log file only."""
+    import warnings
+
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=r".*(treespec|num_workers|does not have many workers|litlogger).*")
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).propagate = True
+        logging.getLogger(name).handlers.clear()
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+
+
+# ---- start ------------------------------------------------------------------------------------
+def start_run(cfg: DictConfig, run_dir: Path) -> tuple[int, dict, bool]:
+    """Seed (given, or drawn and recorded), resolved config.yaml and run.json: (seed, resolved, is DDP child)."""
+    import lightning as L
+
+    quiet_libraries()
+    child = is_ddp_child()
+    if cfg.seed is not None:
+        seed = int(cfg.seed)
+    elif child:  # a DDP worker re-executed by Lightning: use the seed rank 0 drew
+        seed = int(os.environ[SEED_ENV])
+    else:
+        seed = random.SystemRandom().randrange(2**31)
+        os.environ[SEED_ENV] = str(seed)  # inherited by DDP workers that Lightning starts
+    resolved = to_container(cfg)
+    resolved["seed"] = seed
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not child:
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / RunDir.CONFIG)
+        write_run_json(run_dir, "train", seed, seed_generated=cfg.seed is None)
+    L.seed_everything(seed, workers=True, verbose=False)
+    return seed, resolved, child
+
+
+# ---- logger, callbacks, Trainer ---------------------------------------------------------------
+def build_logger(cfg: DictConfig, run_dir: Path, resolved: dict) -> Any:
+    """The Lightning logger of ``logger.kind`` (wandb | csv | none; none -> False)."""
+    kind = cfg.logger.kind
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=str(run_dir), name="csv", version="")
+    if kind == "wandb":
+        os.environ.setdefault("WANDB_SILENT", "true")
+        from lightning.pytorch.loggers import WandbLogger
+
+        lg = cfg.logger
+        return WandbLogger(
+            project=lg.project,
+            entity=lg.entity,
+            group=lg.group,
+            job_type=lg.job_type,
+            tags=list(lg.tags or []),
+            mode=lg.mode,
+            save_dir=str(run_dir),
+            config=resolved,
+            name=run_dir.name,
+        )
+    raise DistilleryError(f"logger.kind must be wandb, csv or none, got {kind!r}")
+
+
+@contextmanager
+def logged_run(cfg: DictConfig, run_dir: Path, resolved: dict) -> Iterator[Any]:
+    """``with logged_run(...) as logger:`` the run's logger (:func:`build_logger`); W&B is
+    finished when the block ends, whether it returns or raises (the one place that does it)."""
+    logger = build_logger(cfg, run_dir, resolved)
+    try:
+        yield logger
+    finally:
+        if logger and cfg.logger.kind == "wandb":
+            import wandb
+
+            wandb.finish()
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, monitor: str | None = None) -> tuple[list, bool]:
+    """(callbacks, progress bar shown): best + last checkpoint by ``monitor`` (default
+    ``callbacks.monitor``), early stopping, the progress bar when ``callbacks.progress_bar`` says so."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    cb = cfg.callbacks
+    monitor = monitor or cb.monitor
+    out: list = [
+        ModelCheckpoint(
+            dirpath=str(run_dir / RunDir.CHECKPOINTS),
+            monitor=monitor,
+            mode=cb.mode,
+            save_top_k=1,
+            save_last=cb.save_last,
+            filename="best",
+        )
+    ]
+    if cb.early_stopping_patience:
+        out.append(EarlyStopping(monitor=monitor, mode=cb.mode, patience=int(cb.early_stopping_patience)))
+    bar = cb.progress_bar
+    if bar == "auto":
+        bar = sys.stderr.isatty() and not os.environ.get("CI")
+    if bar:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        out.append(RichProgressBar())
+    return out, bool(bar)
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, logger: Any, monitor: str | None = None) -> Any:
+    """``L.Trainer(**cfg.trainer)`` with the run's logger, :func:`build_callbacks` and the run dir."""
+    import lightning as L
+
+    callbacks, show_bar = build_callbacks(cfg, run_dir, monitor)
+    return L.Trainer(
+        **to_container(cfg.trainer),
+        logger=logger,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=show_bar,
+    )
+
+
+# ---- fit -> best -> validate -> test ----------------------------------------------------------
+def fit_best_and_evaluate(
+    trainer: Any, module: Any, datamodule: Any, ckpt_path: Any, t0: float, n_val: int, has_test: bool
+) -> dict[str, Any]:
+    """Fit, reload the best checkpoint, validate (timed) and test (when ``has_test``). Returns the
+    run facts for metrics.json: best_checkpoint, epochs, global_step, train_seconds (since ``t0``,
+    when fitting ended) and inference_ms_per_article (PyTorch, per val article; ``n_val`` of them)."""
+    import torch
+
+    # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
+    # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
+    module.train()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_s = time.time() - t0
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        state = torch.load(best, map_location="cpu", weights_only=False)
+        module.load_state_dict(state["state_dict"], strict=False)
+    t_val = time.perf_counter()
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
+    inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, n_val)
+    if has_test:
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    return {
+        "best_checkpoint": best,
+        "epochs": module.current_epoch,
+        "global_step": module.global_step,
+        "train_seconds": round(train_s, 1),
+        "inference_ms_per_article": round(inference_ms, 2),
+    }
+
+
+# ---- finish -----------------------------------------------------------------------------------
+def finish_run(
+    run_dir: Path,
+    cfg: DictConfig,
+    spec: Any,
+    model: Any,
+    loaded: Any,
+    strategy: Any,
+    dm: Any,
+    seed: int,
+    evals: dict[str, dict],
+    info: dict[str, Any],
+    logger: Any,
+) -> dict[str, Any]:
+    """metrics.json (per stage: metrics + mean baseline), plots, the checkpoint, final W&B numbers.
+    ``evals``: stage -> {"pred", "true", "metrics"} per article on the 0-10 scale."""
+    rd = RunDir(run_dir)
+    y_train = label_matrix(dm.records["train"], spec)
+    metrics: dict[str, Any] = {
+        "filter": spec.ref,
+        "seed": seed,
+        **info,
+        "n": {s: len(r) for s, r in dm.records.items()},
+        "skipped": len(dm.skipped),
+    }
+    for stage, ev in evals.items():
+        m = dict(ev["metrics"])
+        m["mean_baseline_mae"] = mean_baseline_mae(y_train, ev["true"])
+        m["mae_vs_baseline"] = m["mae"] / m["mean_baseline_mae"]
+        metrics[stage] = m
+        plots.pred_vs_true(
+            ev["pred"],
+            ev["true"],
+            spec.dimension_names,
+            ensure_dir(rd / RunDir.PLOTS) / f"pred_vs_true_{stage}.png",
+            title=f"{spec.ref} {stage}: MAE {m['mae']:.3f} (mean baseline {m['mean_baseline_mae']:.3f})",
+        )
+    if info.get("history"):
+        plots.loss_curve(info["history"], ensure_dir(rd / RunDir.PLOTS) / "loss_curve.png")
+    rd.write_metrics(metrics)
+    save_checkpoint(
+        rd.checkpoint,
+        model,
+        loaded.tokenizer,
+        spec,
+        to_container(cfg.model),
+        strategy,
+        extra={"seed": seed, "source": loaded.source, "val_mae": metrics["val"]["mae"]},
+    )
+    if logger:
+        logger.log_metrics(
+            {
+                "final/val_mae": metrics["val"]["mae"],
+                "final/val_mean_baseline_mae": metrics["val"]["mean_baseline_mae"],
+                **({"final/test_mae": metrics["test"]["mae"]} if "test" in metrics else {}),
+            }
+        )
+    return metrics
