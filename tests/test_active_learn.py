@@ -23,22 +23,37 @@ def _tiers(spec, records) -> dict[str, int]:
     """An independent recount: tier of each record's labels."""
     import numpy as np
 
-    c = Counter(spec.tier(spec.weighted_average(np.array([[r["labels"][d] for d in spec.dimension_names]]))).tolist()[0]
-                for r in records)
+    c = Counter(
+        spec.tier(spec.weighted_average(np.array([[r["labels"][d] for d in spec.dimension_names]]))).tolist()[0]
+        for r in records
+    )
     return {t: c.get(t, 0) for t in spec.tier_names}
 
 
 # ---- selection, pure ------------------------------------------------------------------------------
 def test_select_candidates_threshold_uncertainty_both_budget(uplifting):
-    from distillery.active.loop import select_candidates
+    from distillery.active.selection import select_candidates
 
     def row(i, wa, hw, review, sha=None):
-        return {"index": i, "id": f"a{i}", "content_sha": sha or f"h{i}", "weighted_average": wa,
-                "wa_halfwidth": hw, "needs_review": review}
+        return {
+            "index": i,
+            "id": f"a{i}",
+            "content_sha": sha or f"h{i}",
+            "weighted_average": wa,
+            "wa_halfwidth": hw,
+            "needs_review": review,
+        }
 
-    rows = [row(0, 9.0, 3.0, True),  # already labelled
-            row(1, 6.0, 1.0, False), row(2, 5.0, 2.0, True), row(3, 5.5, 2.0, True, sha="h2"),  # 3 repeats 2
-            row(4, 7.5, 2.5, True), row(5, 2.0, 2.5, True), row(6, 4.1, 2.5, True), row(7, 1.0, 0.5, False)]
+    rows = [
+        row(0, 9.0, 3.0, True),  # already labelled
+        row(1, 6.0, 1.0, False),
+        row(2, 5.0, 2.0, True),
+        row(3, 5.5, 2.0, True, sha="h2"),  # 3 repeats 2
+        row(4, 7.5, 2.5, True),
+        row(5, 2.0, 2.5, True),
+        row(6, 4.1, 2.5, True),
+        row(7, 1.0, 0.5, False),
+    ]
     picked, counts = select_candidates(rows, {"h0"}, uplifting, "threshold", threshold=5.0)
     assert [r["id"] for r in picked] == ["a4", "a1", "a2"]  # >= 5, highest first; a0 known, a3 a duplicate
     assert counts["already_labelled"] == 1 and counts["pool_duplicates"] == 1 and counts["eligible"] == 6
@@ -51,7 +66,11 @@ def test_select_candidates_threshold_uncertainty_both_budget(uplifting):
     # both: interleaved threshold / uncertainty, union, reasons kept; the budget takes the first N
     picked, counts = select_candidates(rows, {"h0"}, uplifting, "both", threshold=5.0, uncertain_top=3, budget=4)
     assert [(r["id"], r["reasons"]) for r in picked] == [
-        ("a4", ["threshold", "uncertainty"]), ("a6", ["uncertainty"]), ("a1", ["threshold"]), ("a2", ["threshold"])]
+        ("a4", ["threshold", "uncertainty"]),
+        ("a6", ["uncertainty"]),
+        ("a1", ["threshold"]),
+        ("a2", ["threshold"]),
+    ]
     assert counts["by_threshold"] == 3 and counts["by_uncertainty"] == 3 and counts["by_both"] == 1
     assert counts["selected"] == 5 and counts["over_budget"] == 1 and counts["candidates"] == 4
 
@@ -85,13 +104,18 @@ def pool(tmp_path_factory, uplifting) -> dict:
             uniq.append(r)
     labelled = generate_corpus(uplifting, 240, seed=0)  # the smoke run's corpus (experiment=smoke: data.n=240)
     arts = [{k: r[k] for k in ("id", "title", "content")} for r in uniq]
-    dups = [{"id": f"dup-{i}", "title": r["title"], "content": r["content"] + "  \n"}
-            for i, r in enumerate(labelled[:4])]
+    dups = [
+        {"id": f"dup-{i}", "title": r["title"], "content": r["content"] + "  \n"} for i, r in enumerate(labelled[:4])
+    ]
     again = {"id": "pool-dup", "title": uniq[0]["title"], "content": "  " + uniq[0]["content"].replace(" ", "   ", 5)}
     path = tmp_path_factory.mktemp("pool") / "pool.jsonl"
     write_jsonl(path, arts[:10] + dups[:2] + arts[10:] + dups[2:] + [again])
-    return {"path": path, "answers": answers_from(uniq), "labelled": labelled,
-            "skip_ids": {d["id"] for d in dups} | {"pool-dup"}}
+    return {
+        "path": path,
+        "answers": answers_from(uniq),
+        "labelled": labelled,
+        "skip_ids": {d["id"] for d in dups} | {"pool-dup"},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +194,9 @@ def test_max_cost_and_missing_confirmation_abort_before_sending(selected, tmp_pa
 
 
 # ---- the whole round: faults, a failed retrain, resume, report --------------------------------------------
-def test_round_with_oracle_faults_failed_retrain_resume_and_report(selected, al_run, pool, tmp_path, oracle_server,
-                                                                   oracle_env, capsys, uplifting):
+def test_round_with_oracle_faults_failed_retrain_resume_and_report(
+    selected, al_run, pool, tmp_path, oracle_server, oracle_env, capsys, uplifting
+):
     out = tmp_path / "round 1, retry"  # a space and a comma: Hydra must get data.path quoted
     args = _copy_round(selected, out)
     cands = _jsonl(out / "candidates.jsonl")
@@ -180,8 +205,23 @@ def test_round_with_oracle_faults_failed_retrain_resume_and_report(selected, al_
     srv.script("429:0.05", "500", "garbage")  # the next requests: rate limit, server error, an unparseable answer
     stubborn = cands[-1]["title"]
     srv.script_article(stubborn, "500", "500", "500")  # one candidate fails every try of this invocation
-    oracle = ["--base-url", srv.base_url, "--model", "test-oracle", "--price-in", "1", "--price-out", "2",
-              "--concurrency", "1", "--max-retries", "2", "--timeout", "5", "--yes"]
+    oracle = [
+        "--base-url",
+        srv.base_url,
+        "--model",
+        "test-oracle",
+        "--price-in",
+        "1",
+        "--price-out",
+        "2",
+        "--concurrency",
+        "1",
+        "--max-retries",
+        "2",
+        "--timeout",
+        "5",
+        "--yes",
+    ]
     capsys.readouterr()
     # 1. every candidate but one labelled; that one is reported, the step is not finished
     assert main([*args, *oracle]) == 2
@@ -228,8 +268,13 @@ def test_round_with_oracle_faults_failed_retrain_resume_and_report(selected, al_
     ledger = _jsonl(out / "oracle" / "ledger.jsonl")
     assert report["oracle"]["paid_calls"] == n + 1 == sum(x["status"] in ("ok", "invalid") for x in ledger)
     assert report["oracle"]["cost_usd"] == pytest.approx(sum(x.get("cost_usd") or 0 for x in ledger), abs=1e-6)
-    assert report["oracle"]["cost_usd"] > 0 and report["labelling"] == {"candidates": n, "labelled": n, "failed": 0,
-                                                                        "missing": 0, "blocked": 0}
+    assert report["oracle"]["cost_usd"] > 0 and report["labelling"] == {
+        "candidates": n,
+        "labelled": n,
+        "failed": 0,
+        "missing": 0,
+        "blocked": 0,
+    }
     # val metrics: the new model's == what its own training measured on the same split; the old model's on
     # the run's val part == what the run measured
     val = report["metrics"]["val"]

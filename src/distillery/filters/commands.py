@@ -12,8 +12,13 @@ from distillery.filters.registry import find_filter, list_filters, load_filter
 
 
 def add_filters_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--filters-dir", action="append", default=[], metavar="DIR",
-                   help="extra folder of filters (searched before the shipped ones; repeatable)")
+    p.add_argument(
+        "--filters-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra folder of filters (searched before the shipped ones; repeatable)",
+    )
 
 
 class list_cmd:
@@ -46,12 +51,17 @@ class validate_cmd:
                 print(f"FAIL {ref}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
                 continue
             spec = load_filter(ref, args.filters_dir)
-            todos = sum(p.read_text(encoding="utf-8").count("TODO")
-                        for p in (spec.path, spec.prompt_path) if p is not None and p.is_file())
+            todos = sum(
+                p.read_text(encoding="utf-8").count("TODO")
+                for p in (spec.path, spec.prompt_path)
+                if p is not None and p.is_file()
+            )
             note = f"; {todos} TODO(s) left to edit" if todos else ""
-            print(f"ok   {spec.ref} ({find_filter(ref, args.filters_dir)}): "
-                  f"{len(spec.dimensions)} dimensions, tiers {spec.tier_names}, "
-                  f"{len(spec.prefilter.exclusions)} prefilter families, prompt {spec.oracle.prompt} renders{note}")
+            print(
+                f"ok   {spec.ref} ({find_filter(ref, args.filters_dir)}): "
+                f"{len(spec.dimensions)} dimensions, tiers {spec.tier_names}, "
+                f"{len(spec.prefilter.exclusions)} prefilter families, prompt {spec.oracle.prompt} renders{note}"
+            )
         return 1 if failed else 0
 
 
@@ -85,25 +95,35 @@ class new_filter_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("--name", required=True, help="snake_case filter name")
-        p.add_argument("--dimensions", default="6", metavar="N|a,b,c",
-                       help="number of dimensions, or their names comma-separated (default 6)")
+        p.add_argument(
+            "--dimensions",
+            default="6",
+            metavar="N|a,b,c",
+            help="number of dimensions, or their names comma-separated (default 6)",
+        )
         p.add_argument("--version", type=int, default=1, help="version number (default 1)")
-        p.add_argument("--out", metavar="DIR",
-                       help="filters folder to write into (default: the project's filters/; "
-                            "the Hydra pointer conf/filter/<name>/v<N>.yaml is written only there)")
+        p.add_argument(
+            "--out",
+            metavar="DIR",
+            help="filters folder to write into (default: the project's filters/; "
+            "the Hydra pointer conf/filter/<name>/v<N>.yaml is written only there)",
+        )
         p.add_argument("--force", action="store_true", help="overwrite an existing folder")
-        p.epilog = (p.epilog or "") + """
+        p.epilog = (
+            (p.epilog or "")
+            + """
   distillery new-filter --name belonging --dimensions community_connection,inclusion,agency
   distillery new-filter --name my_filter --out ~/my-filters && distillery filters --filters-dir ~/my-filters"""
+        )
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from distillery.filters.registry import _load
+        from distillery.filters.registry import load_cached
         from distillery.filters.scaffold import parse_dimensions, scaffold
 
         dims = parse_dimensions(args.dimensions)
         written = scaffold(args.name, dims, args.version, Path(args.out) if args.out else None, args.force)
-        _load.cache_clear()
+        load_cached.cache_clear()
         spec_path = written[0]
         problems = filter_problems(str(spec_path), [])
         if problems:  # pragma: no cover - the scaffold is tested to validate
@@ -113,6 +133,8 @@ class new_filter_cmd:
         for path in written:
             print(f"  {path}")
         extra = f" --filters-dir {args.out}" if args.out else ""
-        print(f"next: edit the TODOs, then `distillery validate-filter {ref}{extra}` and "
-              f"`distillery score --filter {ref}{extra} --dry-run`")
+        print(
+            f"next: edit the TODOs, then `distillery validate-filter {ref}{extra}` and "
+            f"`distillery score --filter {ref}{extra} --dry-run`"
+        )
         return 0

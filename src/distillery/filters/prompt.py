@@ -26,7 +26,7 @@ import jinja2
 import jinja2.meta
 
 from distillery.errors import DistilleryError
-from distillery.filters.spec import FilterSpec, _line_index, _where
+from distillery.filters.spec import FilterSpec, line_index, where
 
 ARTICLE_TAG = "article"
 TEMPLATE_VARIABLES = ("filter", "dimensions", "content_types", "output_example", "article_tag")
@@ -37,7 +37,7 @@ USER_SUFFIX = (
 )
 
 
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
     return jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -92,7 +92,11 @@ def response_format(spec: FilterSpec, kind: str) -> dict | None:
     if kind == "json_schema":
         return {
             "type": "json_schema",
-            "json_schema": {"name": f"{spec.name}_v{spec.version}_scores", "strict": True, "schema": output_schema(spec)},
+            "json_schema": {
+                "name": f"{spec.name}_v{spec.version}_scores",
+                "strict": True,
+                "schema": output_schema(spec),
+            },
         }
     if kind == "json_object":
         return {"type": "json_object"}
@@ -102,7 +106,7 @@ def response_format(spec: FilterSpec, kind: str) -> dict | None:
 def template_syntax_problems(path: Path) -> list[str]:
     """Syntax errors of a template file alone (usable when the spec does not load)."""
     try:
-        _env().parse(path.read_text(encoding="utf-8"))
+        template_env().parse(path.read_text(encoding="utf-8"))
     except jinja2.TemplateSyntaxError as e:
         return [f"{path}:{e.lineno}: template syntax error: {e.message}"]
     return []
@@ -114,10 +118,10 @@ def template_problems(spec: FilterSpec) -> list[str]:
     if path is None:
         return ["<spec without a file>: oracle.prompt: cannot locate the prompt template"]
     if not path.is_file():
-        lines = _line_index(spec.path.read_text(encoding="utf-8")) if spec.path and spec.path.is_file() else {}
-        return [f"{_where(spec.path, ('oracle', 'prompt'), lines)}: prompt template {str(path)!r} not found"]
+        lines = line_index(spec.path.read_text(encoding="utf-8")) if spec.path and spec.path.is_file() else {}
+        return [f"{where(spec.path, ('oracle', 'prompt'), lines)}: prompt template {str(path)!r} not found"]
     source = path.read_text(encoding="utf-8")
-    env = _env()
+    env = template_env()
     try:
         ast = env.parse(source)
     except jinja2.TemplateSyntaxError as e:
@@ -146,7 +150,7 @@ def render_system_prompt(spec: FilterSpec) -> str:
     if problems:
         raise DistilleryError(f"prompt template of {spec.ref}: " + "; ".join(problems))
     source = spec.prompt_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
-    return _env().from_string(source).render(**template_context(spec)).strip() + "\n"
+    return template_env().from_string(source).render(**template_context(spec)).strip() + "\n"
 
 
 def _clean(text: str) -> str:
@@ -172,8 +176,9 @@ def render_user_message(spec: FilterSpec, article: dict) -> str:
     return f"<{ARTICLE_TAG}>\n" + "\n".join(head) + f"\n\n{body}\n</{ARTICLE_TAG}>\n\n{USER_SUFFIX}"
 
 
-def render_messages(spec: FilterSpec, article: dict, system_prompt: str | None = None,
-                    system_role: bool = True) -> list[dict[str, str]]:
+def render_messages(
+    spec: FilterSpec, article: dict, system_prompt: str | None = None, system_role: bool = True
+) -> list[dict[str, str]]:
     """The chat messages for one article. ``system_role=False`` merges both into one user turn
     (for servers whose chat template has no system role)."""
     system = system_prompt if system_prompt is not None else render_system_prompt(spec)
@@ -181,4 +186,3 @@ def render_messages(spec: FilterSpec, article: dict, system_prompt: str | None =
     if system_role:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
     return [{"role": "user", "content": f"{system}\n{user}"}]
-

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec, parse_spec
@@ -70,7 +70,7 @@ def list_filters(dirs: Iterable[str | Path] = ()) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _load(path: Path, mtime: float) -> FilterSpec:
+def load_cached(path: Path, mtime: float) -> FilterSpec:
     spec = parse_spec(path)
     expected = f"{path.parent.parent.name}/{path.parent.name}"
     if path.parent.name.startswith("v") and spec.ref != expected:
@@ -80,4 +80,4 @@ def _load(path: Path, mtime: float) -> FilterSpec:
 
 def load_filter(ref: str | Path, dirs: Iterable[str | Path] = ()) -> FilterSpec:
     path = find_filter(ref, dirs).resolve()
-    return _load(path, path.stat().st_mtime)
+    return load_cached(path, path.stat().st_mtime)

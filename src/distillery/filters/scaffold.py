@@ -153,8 +153,10 @@ distillery train --filter {ref} data=jsonl data.path=data/{name}_v{version}
 
 
 def hydra_pointer(name: str, version: int, spec_rel: str) -> str:
-    return (f"# Hydra `filter` option {name}/v{version}. The spec is {spec_rel}: edit that, not this.\n"
-            f"name: {name}/v{version}\n")
+    return (
+        f"# Hydra `filter` option {name}/v{version}. The spec is {spec_rel}: edit that, not this.\n"
+        f"name: {name}/v{version}\n"
+    )
 
 
 def parse_dimensions(value: str) -> list[str]:
@@ -172,8 +174,14 @@ def parse_dimensions(value: str) -> list[str]:
     return names
 
 
-def scaffold(name: str, dims: list[str], version: int = 1, root: Path | None = None,
-             force: bool = False, hydra_conf: Path | None = None) -> list[Path]:
+def scaffold(
+    name: str,
+    dims: list[str],
+    version: int = 1,
+    root: Path | None = None,
+    force: bool = False,
+    hydra_conf: Path | None = None,
+) -> list[Path]:
     """Write the filter folder (and the Hydra pointer when ``root`` is the project's filters dir)."""
     name = name.replace("-", "_")
     if not _IDENT.match(name):
@@ -185,8 +193,11 @@ def scaffold(name: str, dims: list[str], version: int = 1, root: Path | None = N
         raise DistilleryError(f"{folder} already exists (use --force to overwrite, or --version {version + 1})")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for fname, text in (("filter.yaml", spec_yaml(name, version, dims)), ("prompt.md", PROMPT_TEMPLATE),
-                        ("README.md", readme(name, version, dims))):
+    for fname, text in (
+        ("filter.yaml", spec_yaml(name, version, dims)),
+        ("prompt.md", PROMPT_TEMPLATE),
+        ("README.md", readme(name, version, dims)),
+    ):
         (folder / fname).write_text(text, encoding="utf-8")
         written.append(folder / fname)
     in_project = root.resolve() == project.resolve()

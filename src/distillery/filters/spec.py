@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
@@ -78,8 +79,15 @@ class Gatekeeper(_Strict):
 # ---- the oracle side of a filter -------------------------------------------------------------
 RESERVED_OUTPUT_KEYS = ("content_type",)  # keys of the oracle's JSON answer besides dimensions
 DEFAULT_CONTENT_TYPES = (
-    "news_report", "feature", "opinion", "press_release", "announcement",
-    "listicle", "advertisement", "event_listing", "other",
+    "news_report",
+    "feature",
+    "opinion",
+    "press_release",
+    "announcement",
+    "listicle",
+    "advertisement",
+    "event_listing",
+    "other",
 )
 
 
@@ -157,7 +165,7 @@ class FilterSpec(_Strict):
     _path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "FilterSpec":
+    def _consistent(self) -> FilterSpec:
         problems = consistency_problems(self.model_dump())
         if problems:
             raise ValueError("; ".join(problems))
@@ -304,7 +312,7 @@ def consistency_problems(raw: Any, broken: set[tuple[str, str]] = frozenset()) -
 
 
 # ---- loading with file/line/key error reports ---------------------------------------------
-def _line_index(text: str) -> dict[tuple, int]:
+def line_index(text: str) -> dict[tuple, int]:
     """Map each key path in a YAML document to its 1-based line number."""
     index: dict[tuple, int] = {}
 
@@ -328,7 +336,7 @@ def _line_index(text: str) -> dict[tuple, int]:
     return index
 
 
-def _where(path: Path, loc: tuple, lines: dict[tuple, int]) -> str:
+def where(path: Path, loc: tuple, lines: dict[tuple, int]) -> str:
     key = ".".join(str(p) for p in loc) or "<root>"
     str_loc = tuple(str(p) for p in loc)
     for n in range(len(loc), -1, -1):  # nearest enclosing key that has a line
@@ -354,7 +362,7 @@ def parse_spec(path: Path, data: Any | None = None) -> FilterSpec:
         spec._path = path
         return spec
     except ValidationError as e:
-        lines = _line_index(text)
+        lines = line_index(text)
         msgs = []
         for err in e.errors():
             loc = tuple(err["loc"])
@@ -363,15 +371,18 @@ def parse_spec(path: Path, data: Any | None = None) -> FilterSpec:
                 for m in msg.split("; "):
                     key, _, problem = m.partition(": ")
                     sub = tuple(int(p) if p.isdigit() else p for p in key.split("."))
-                    msgs.append(f"{_where(path, sub, lines)}: {problem}")
+                    msgs.append(f"{where(path, sub, lines)}: {problem}")
             else:
-                msgs.append(f"{_where(path, loc, lines)}: {msg}")
+                msgs.append(f"{where(path, loc, lines)}: {msg}")
         if all(err["loc"] for err in e.errors()):  # field errors hid the cross-field checks: run them
-            broken = {(str(err["loc"][0]), str(err["loc"][2])) for err in e.errors()
-                      if len(err["loc"]) >= 3 and isinstance(err["loc"][1], int)}
+            broken = {
+                (str(err["loc"][0]), str(err["loc"][2]))
+                for err in e.errors()
+                if len(err["loc"]) >= 3 and isinstance(err["loc"][1], int)
+            }
             broken |= {(str(err["loc"][0]), "*") for err in e.errors() if len(err["loc"]) <= 2}
             for m in consistency_problems(raw, broken):
                 key, _, problem = m.partition(": ")
                 sub = tuple(int(p) if p.isdigit() else p for p in key.split("."))
-                msgs.append(f"{_where(path, sub, lines)}: {problem}")
+                msgs.append(f"{where(path, sub, lines)}: {problem}")
         raise DistilleryError(f"{len(msgs)} problem(s) in filter spec:\n  " + "\n  ".join(msgs)) from None

@@ -20,17 +20,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-import openai
 
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 from distillery.oracle.client import Completion, OracleClient
 from distillery.oracle.config import OracleConfig, Prices, redact_url
 from distillery.oracle.ledger import Ledger
-from distillery.oracle.scorer import Budget, Job, RunStats, answer_fields, base_record, judge
+from distillery.oracle.scorer import Budget, OracleJob, RunStats, answer_fields, base_record, judge
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 ENDPOINT = "/v1/chat/completions"
@@ -88,9 +86,18 @@ class BatchState:
 
 
 class BatchRunner:
-    def __init__(self, spec: FilterSpec, cfg: OracleConfig, ledger: Ledger, client: OracleClient,
-                 prices: Prices, system_prompt_sha: str, out_dir: Path, budget: Budget | None = None,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        spec: FilterSpec,
+        cfg: OracleConfig,
+        ledger: Ledger,
+        client: OracleClient,
+        prices: Prices,
+        system_prompt_sha: str,
+        out_dir: Path,
+        budget: Budget | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         """``budget`` (``--max-cost``) bounds what this run *submits*: requests are added to a
         batch while their pessimistic estimate (at the batch discount) fits."""
         self.spec, self.cfg, self.ledger, self.client, self.prices = spec, cfg, ledger, client, prices
@@ -101,22 +108,38 @@ class BatchRunner:
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = RunStats()
         self._gave_up: set[str] = set()
-        self.api = client._client  # the AsyncOpenAI instance (files and batches resources)
+        self.api = client.sdk  # the AsyncOpenAI instance (files and batches resources)
         self.fmt = "json_schema" if cfg.response_format == "auto" else cfg.response_format
 
     # ---- collecting -----------------------------------------------------------------------------
-    def _record(self, key: str, jobs: dict[str, Job], batch_id: str, line: dict) -> None:
+    def _record(self, key: str, jobs: dict[str, OracleJob], batch_id: str, line: dict) -> None:
         job = jobs.get(key)
-        base = (base_record(job, self.spec, self.cfg, self.prompt_sha, "batch") if job else
-                {"key": key, "filter": self.spec.ref, "provider": self.cfg.provider, "model": self.cfg.model,
-                 "sampling": self.cfg.sampling(), "prompt_sha": self.prompt_sha, "mode": "batch"})
+        base = (
+            base_record(job, self.spec, self.cfg, self.prompt_sha, "batch")
+            if job
+            else {
+                "key": key,
+                "filter": self.spec.ref,
+                "provider": self.cfg.provider,
+                "model": self.cfg.model,
+                "sampling": self.cfg.sampling(),
+                "prompt_sha": self.prompt_sha,
+                "mode": "batch",
+            }
+        )
         base["batch_id"] = batch_id
         response = line.get("response") or {}
         if line.get("error") or response.get("status_code") != 200:
             err = line.get("error") or (response.get("body") or {}).get("error") or {}
-            self.ledger.append({**base, "status": "error", "error_type": "batch_request_failed",
-                                "error": f"HTTP {response.get('status_code')}: {err.get('message', err)}"[:300],
-                                "cost_usd": 0.0})
+            self.ledger.append(
+                {
+                    **base,
+                    "status": "error",
+                    "error_type": "batch_request_failed",
+                    "error": f"HTTP {response.get('status_code')}: {err.get('message', err)}"[:300],
+                    "cost_usd": 0.0,
+                }
+            )
             self.stats.errors += 1
             return
         c = completion_from_body(response.get("body") or {}, self.fmt)
@@ -140,7 +163,7 @@ class BatchRunner:
         content = await self.api.files.content(file_id)
         return [json.loads(line) for line in content.text.splitlines() if line.strip()]
 
-    async def collect(self, batch_id: str, jobs: dict[str, Job]) -> None:
+    async def collect(self, batch_id: str, jobs: dict[str, OracleJob]) -> None:
         """Poll ``batch_id`` until it ends, then write its results to the ledger."""
         batch = await self.api.batches.retrieve(batch_id)
         last = None
@@ -178,11 +201,11 @@ class BatchRunner:
                 return b.id
         return None
 
-    async def submit(self, pending: list[Job]) -> str | None:
+    async def submit(self, pending: list[OracleJob]) -> str | None:
         """Upload the requests and create one batch; returns its id (None if nothing fits)."""
         lines, chosen = [], []
         for job in pending:
-            estimate = self.prices.cost(job.est_prompt_tokens, self.cfg.max_tokens, batch=True)
+            estimate = self.prices.cost(job.est_prompt_tokens, self.cfg.max_answer_tokens, batch=True)
             if not self.budget.try_reserve(estimate):
                 self.stats.stopped = "max_cost"
                 self.stats.not_scored += len(pending) - len(chosen)
@@ -195,47 +218,62 @@ class BatchRunner:
         n = len([e for e in self.state.events if e["event"] == "uploaded"])
         path = self.out_dir / f"batch_input_{n:03d}.jsonl"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        uploaded = await self.api.files.create(file=(path.name, path.read_bytes(), "application/jsonl"), purpose="batch")
+        uploaded = await self.api.files.create(
+            file=(path.name, path.read_bytes(), "application/jsonl"), purpose="batch"
+        )
         self.state.add({"event": "uploaded", "file_id": uploaded.id, "path": path.name, "requests": len(chosen)})
         batch = await self.api.batches.create(
-            input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window=self.cfg.batch.completion_window,
+            input_file_id=uploaded.id,
+            endpoint=ENDPOINT,
+            completion_window=self.cfg.batch.completion_window,
             metadata={"distillery_filter": self.spec.ref, "distillery_requests": str(len(chosen))},
         )
-        self.state.add({"event": "created", "batch_id": batch.id, "input_file_id": uploaded.id, "requests": len(chosen)})
-        self.log(f"created batch {batch.id} with {len(chosen)} requests (input file {uploaded.id}); "
-                 f"resume with: --batch --batch-id {batch.id}")
+        self.state.add(
+            {"event": "created", "batch_id": batch.id, "input_file_id": uploaded.id, "requests": len(chosen)}
+        )
+        self.log(
+            f"created batch {batch.id} with {len(chosen)} requests (input file {uploaded.id}); "
+            f"resume with: --batch --batch-id {batch.id}"
+        )
         return batch.id
 
-    async def run(self, jobs: list[Job], pending: list[Job], batch_id: str | None = None) -> RunStats:
+    async def run(self, jobs: list[OracleJob], pending: list[OracleJob], batch_id: str | None = None) -> RunStats:
+        import openai  # ~0.7 s to import: only when a batch runs
+
         try:
             return await self._run(jobs, pending, batch_id)
         except openai.APIStatusError as e:
             where = redact_url(self.cfg.endpoint)
             if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
-                raise DistilleryError(f"the Batch API at {where} rejected the API key (HTTP {e.status_code}): "
-                                      f"check ${self.cfg.api_key_env}") from None
-            raise DistilleryError(f"the Batch API at {where} failed with HTTP {e.status_code} (does this endpoint "
-                                  "offer /files and /batches? run without --batch otherwise); "
-                                  f"{len(self.state.open_batches())} batch(es) open in {self.state.path}") from None
+                raise DistilleryError(
+                    f"the Batch API at {where} rejected the API key (HTTP {e.status_code}): "
+                    f"check ${self.cfg.api_key_env}"
+                ) from None
+            raise DistilleryError(
+                f"the Batch API at {where} failed with HTTP {e.status_code} (does this endpoint "
+                "offer /files and /batches? run without --batch otherwise); "
+                f"{len(self.state.open_batches())} batch(es) open in {self.state.path}"
+            ) from None
         except openai.APIError as e:  # connection errors and timeouts after the SDK's retries
-            raise DistilleryError(f"the Batch API at {redact_url(self.cfg.endpoint)} is unreachable "
-                                  f"({type(e).__name__}); re-run the same command to resume "
-                                  f"({len(self.state.open_batches())} batch(es) open in {self.state.path})") from None
+            raise DistilleryError(
+                f"the Batch API at {redact_url(self.cfg.endpoint)} is unreachable "
+                f"({type(e).__name__}); re-run the same command to resume "
+                f"({len(self.state.open_batches())} batch(es) open in {self.state.path})"
+            ) from None
 
-    async def _run(self, jobs: list[Job], pending: list[Job], batch_id: str | None) -> RunStats:
+    async def _run(self, jobs: list[OracleJob], pending: list[OracleJob], batch_id: str | None) -> RunStats:
         t0 = time.monotonic()
         by_key = {j.key: j for j in jobs}
         try:
             resume = [batch_id] if batch_id else self.state.open_batches()
-            for fid in ([] if batch_id else self.state.orphan_uploads()):
+            for fid in [] if batch_id else self.state.orphan_uploads():
                 found = await self._find_batch_for(fid)
                 if found:
                     self.state.add({"event": "created", "batch_id": found, "input_file_id": fid, "found": True})
                     resume.append(found)
             for bid in dict.fromkeys(resume):
                 await self.collect(bid, by_key)
-            todo = list({j.key: j for j in pending
-                         if j.key not in self.ledger and j.key not in self._gave_up}.values())
+            todo = list({j.key: j for j in pending if j.key not in self.ledger and j.key not in self._gave_up}.values())
             if todo and not batch_id:
                 new_id = await self.submit(todo)
                 if new_id:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from distillery.errors import DistilleryError
 from distillery.filters.commands import add_filters_dir
+from distillery.filters.registry import load_filter
+from distillery.oracle.options import OracleOptions
+from distillery.oracle.prepare import prepare, print_stats
+from distillery.oracle.run import ScoreOptions, score
+from distillery.oracle.synthesize import SynthOptions, parse_target, synthesize
 
 
 def _csv_floats(text: str) -> list[float]:
@@ -15,14 +21,15 @@ def _csv_floats(text: str) -> list[float]:
 
 
 def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
-    """The oracle flags of ``score`` (also used by ``active-learn``); read back with :func:`oracle_flags`."""
+    """The oracle flags of ``score`` (also ``synthesize`` and ``active-learn``); read back with
+    :func:`oracle_options`."""
     o = p.add_argument_group("the oracle (defaults: conf/oracle/default.yaml)")
     o.add_argument("--oracle", dest="preset", metavar="PRESET", help="provider preset in conf/oracle/ or a YAML path")
     o.add_argument("--model")
     o.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI)")
     o.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
     o.add_argument("--temperature", type=float)
-    o.add_argument("--max-tokens", type=int)
+    o.add_argument("--max-tokens", dest="max_answer_tokens", type=int, help="cap on the oracle's answer (tokens)")
     o.add_argument("--response-format", choices=["auto", "json_schema", "json_object", "none"])
     o.add_argument("--concurrency", type=int, help="requests in flight at most")
     o.add_argument("--rpm", type=float, help="requests per minute")
@@ -31,28 +38,50 @@ def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--max-retries", type=int, help="SDK retries on timeouts, 429 and 5xx")
     o.add_argument("--price-in", type=float, metavar="USD", help="USD per 1M prompt tokens")
     o.add_argument("--price-out", type=float, metavar="USD", help="USD per 1M completion tokens")
-    o.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any oracle config key, e.g. --set extra_body.think=false")
+    o.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any oracle config key, e.g. --set extra_body.think=false",
+    )
 
 
-def oracle_flags(args: argparse.Namespace) -> dict:
-    """The oracle config flags given on the command line (None: not given)."""
-    flags = {
-        "model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env,
-        "temperature": args.temperature, "max_tokens": args.max_tokens, "response_format": args.response_format,
-        "concurrency": args.concurrency, "requests_per_minute": args.rpm, "tokens_per_minute": args.tpm,
-        "timeout_s": args.timeout, "max_retries": args.max_retries,
-    }
-    price = {k: v for k, v in (("input", args.price_in), ("output", args.price_out)) if v is not None}
-    if price:
-        flags["price"] = price
-    return flags
+def oracle_options(args: argparse.Namespace) -> OracleOptions:
+    """The oracle settings given on the command line (None: not given), with the run-control
+    flags a command may have (``--max-cost``, ``--ledger``, ``--ignore-cache``, ``--retry-failed``,
+    ``--poll-interval``)."""
+    return OracleOptions(
+        preset=args.preset,
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        temperature=args.temperature,
+        max_answer_tokens=args.max_answer_tokens,
+        response_format=args.response_format,
+        concurrency=args.concurrency,
+        requests_per_minute=args.rpm,
+        tokens_per_minute=args.tpm,
+        timeout_s=args.timeout,
+        max_retries=args.max_retries,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        poll_interval_s=getattr(args, "poll_interval", None),
+        overrides=list(args.overrides),
+        max_cost=getattr(args, "max_cost", None),
+        ledger=None if getattr(args, "ledger", None) is None else str(args.ledger),
+        ignore_cache=getattr(args, "ignore_cache", False),
+        retry_failed=getattr(args, "retry_failed", False),
+    )
 
 
 class score_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.epilog = (p.epilog or "") + """
+        p.epilog = (
+            (p.epilog or "")
+            + """
   distillery score --filter uplifting/v6 --input news.jsonl --articles 500 --max-cost 2
   distillery score --filter belonging/v1 --dry-run               # render one prompt, estimate cost
   distillery score --filter belonging/v1 --oracle deepseek --articles 200
@@ -62,15 +91,26 @@ class score_cmd:
 
 Presets: conf/oracle/{openai,gemini,deepseek,vllm,ollama,llamacpp}.yaml. The API key is read
 from $OPENAI_API_KEY (or the preset's api_key_env) and never written anywhere."""
+        )
         g = p.add_argument_group("what to score")
         g.add_argument("--filter", required=True, help="filter ref (name/vN) or spec path")
-        g.add_argument("--input", action="append", default=[], metavar="JSONL",
-                       help="article JSONL file(s) (default: the filter's synthetic corpus)")
+        g.add_argument(
+            "--input",
+            action="append",
+            default=[],
+            metavar="JSONL",
+            help="article JSONL file(s) (default: the filter's synthetic corpus)",
+        )
         g.add_argument("--articles", type=int, metavar="N", help="sample N articles (seeded; synthetic default 100)")
         g.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
         g.add_argument("--skip-invalid", action="store_true", help="skip and report bad input lines")
-        g.add_argument("--audit-blocked", type=int, default=0, metavar="N",
-                       help="also send N blocked articles to measure the prefilter's false negatives")
+        g.add_argument(
+            "--audit-blocked",
+            type=int,
+            default=0,
+            metavar="N",
+            help="also send N blocked articles to measure the prefilter's false negatives",
+        )
         add_filters_dir(p)
         add_oracle_arguments(p)
         r = p.add_argument_group("run control")
@@ -87,20 +127,23 @@ from $OPENAI_API_KEY (or the preset's api_key_env) and never written anywhere.""
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from distillery.oracle.run import ScoreOptions, score
-
-        flags = oracle_flags(args)
-        if args.poll_interval is not None:
-            flags["batch"] = {"poll_interval_s": args.poll_interval}
-        opts = ScoreOptions(
-            filter=args.filter, filters_dir=args.filters_dir, inputs=args.input, articles=args.articles,
-            seed=args.seed, out=args.out, ledger=args.ledger, preset=args.preset, flags=flags,
-            overrides=args.overrides, max_cost=args.max_cost, ignore_cache=args.ignore_cache,
-            retry_failed=args.retry_failed, dry_run=args.dry_run, audit_blocked=args.audit_blocked,
-            batch=args.batch or bool(args.batch_id), batch_id=args.batch_id, quiet=args.quiet,
-            skip_invalid=args.skip_invalid,
+        return score(
+            ScoreOptions(
+                filter=args.filter,
+                filters_dir=args.filters_dir,
+                inputs=args.input,
+                articles=args.articles,
+                seed=args.seed,
+                out=args.out,
+                oracle=oracle_options(args),
+                dry_run=args.dry_run,
+                audit_blocked=args.audit_blocked,
+                batch=args.batch or bool(args.batch_id),
+                batch_id=args.batch_id,
+                quiet=args.quiet,
+                skip_invalid=args.skip_invalid,
+            )
         )
-        return score(opts)
 
 
 class prepare_cmd:
@@ -110,43 +153,52 @@ class prepare_cmd:
         p.add_argument("--filter", required=True, help="filter ref (name/vN) the labels belong to")
         p.add_argument("--out", required=True, metavar="DIR", help="folder for train/val/test.jsonl and stats.json")
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--split", type=_csv_floats, default=[0.8, 0.1, 0.1], metavar="TRAIN,VAL,TEST",
-                       help="fractions (default 0.8,0.1,0.1)")
+        p.add_argument(
+            "--split",
+            type=_csv_floats,
+            default=[0.8, 0.1, 0.1],
+            metavar="TRAIN,VAL,TEST",
+            help="fractions (default 0.8,0.1,0.1)",
+        )
         p.add_argument("--skip-invalid", action="store_true", help="skip and report invalid lines")
-        p.add_argument("--synthetic-in-eval", action="store_true",
-                       help='also split records tagged "synthetic" into val/test (default: train only)')
+        p.add_argument(
+            "--synthetic-in-eval",
+            action="store_true",
+            help='also split records tagged "synthetic" into val/test (default: train only)',
+        )
         add_filters_dir(p)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from distillery.errors import DistilleryError
-        from distillery.filters.registry import load_filter
-        from distillery.oracle.prepare import prepare, print_stats
-
         spec = load_filter(args.filter, args.filters_dir)
         if len(args.split) != 3 or abs(sum(args.split) - 1) > 1e-6 or min(args.split) < 0:
             raise DistilleryError(f"--split needs three non-negative fractions summing to 1, got {args.split}")
-        print_stats(prepare(spec, args.inputs, args.out, args.seed, args.split, args.skip_invalid,
-                            args.synthetic_in_eval))
+        print_stats(
+            prepare(spec, args.inputs, args.out, args.seed, args.split, args.skip_invalid, args.synthetic_in_eval)
+        )
         return 0
 
 
 class synthesize_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.epilog = (p.epilog or "") + """
+        p.epilog = (
+            (p.epilog or "")
+            + """
   distillery synthesize --filter uplifting/v6 --n 50 --tier high --out synth.jsonl --rescore
   distillery synthesize --filter uplifting/v6 --n 5 --target evidence_level=9,human_wellbeing_impact=8 --dry-run
   distillery synthesize --filter belonging/v1 --n 200 --tier high --oracle deepseek --max-cost 1
 
 Records are tagged "synthetic" (prompt sha, target) and go to train only in `prepare` and
 data=jsonl (data.synthetic_in_eval=true / prepare --synthetic-in-eval to change that)."""
+        )
         g = p.add_argument_group("what to write")
         g.add_argument("--filter", required=True, help="filter ref (name/vN) or spec path")
         g.add_argument("--n", type=int, default=10, help="articles to write (default 10)")
         g.add_argument("--tier", help="tier the targets' final score must fall in (e.g. high)")
-        g.add_argument("--target", metavar="DIM=SCORE,...",
-                       help="fix target scores of some or all dimensions (the rest are drawn)")
+        g.add_argument(
+            "--target", metavar="DIM=SCORE,...", help="fix target scores of some or all dimensions (the rest are drawn)"
+        )
         g.add_argument("--seed", type=int, default=0, help="seed of the targets and subjects (default 0)")
         g.add_argument("--content-type", help="the form asked for (default news_report)")
         g.add_argument("--template", metavar="J2", help="generation prompt template (default: the packaged one)")
@@ -155,8 +207,11 @@ data=jsonl (data.synthetic_in_eval=true / prepare --synthetic-in-eval to change 
         r = p.add_argument_group("run control")
         r.add_argument("--out", metavar="JSONL", help="output records (default outputs/synthesize/<name>_v<N>/...)")
         r.add_argument("--ledger", metavar="FILE", help="ledger file (default <out stem>.ledger.jsonl)")
-        r.add_argument("--rescore", action="store_true",
-                       help="score the articles with the oracle; labels = re-scored; MAE report vs targets")
+        r.add_argument(
+            "--rescore",
+            action="store_true",
+            help="score the articles with the oracle; labels = re-scored; MAE report vs targets",
+        )
         r.add_argument("--max-cost", type=float, metavar="USD", help="stop cleanly before spending more (both steps)")
         r.add_argument("--dry-run", action="store_true", help="render one prompt, show the estimate, send nothing")
         r.add_argument("--ignore-cache", action="store_true", help="ask again even when the ledger has an answer")
@@ -165,14 +220,21 @@ data=jsonl (data.synthetic_in_eval=true / prepare --synthetic-in-eval to change 
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from distillery.filters.registry import load_filter
-        from distillery.oracle.synthesize import SynthOptions, parse_target, synthesize
-
         target = parse_target(args.target, load_filter(args.filter, args.filters_dir)) if args.target else {}
-        return synthesize(SynthOptions(
-            filter=args.filter, n=args.n, tier=args.tier, target=target, seed=args.seed,
-            content_type=args.content_type, template=args.template, filters_dir=args.filters_dir, out=args.out,
-            ledger=args.ledger, preset=args.preset, flags=oracle_flags(args), overrides=args.overrides,
-            max_cost=args.max_cost, rescore=args.rescore, dry_run=args.dry_run, ignore_cache=args.ignore_cache,
-            retry_failed=args.retry_failed, quiet=args.quiet,
-        ))
+        return synthesize(
+            SynthOptions(
+                filter=args.filter,
+                n=args.n,
+                tier=args.tier,
+                target=target,
+                seed=args.seed,
+                content_type=args.content_type,
+                template=args.template,
+                filters_dir=args.filters_dir,
+                out=args.out,
+                oracle=oracle_options(args),
+                rescore=args.rescore,
+                dry_run=args.dry_run,
+                quiet=args.quiet,
+            )
+        )

@@ -24,7 +24,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Price(_Strict):
@@ -46,7 +46,9 @@ class OracleConfig(_Strict):
     model: str = "gpt-4o-mini"
     temperature: float | None = Field(default=0.3, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int = Field(default=1500, ge=16)
+    # the cap on the oracle's answer; config key / flag ``max_tokens`` / ``--max-tokens`` (the alias),
+    # named apart from the student's ``context_strategy.max_tokens``
+    max_answer_tokens: int = Field(default=1500, ge=16, alias="max_tokens")
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     seed: int | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
@@ -73,8 +75,12 @@ class OracleConfig(_Strict):
 
     def sampling(self) -> dict[str, Any]:
         """The request parameters that change answers: part of every cache key."""
-        out: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
-                               "max_tokens": self.max_tokens, "seed": self.seed}
+        out: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_answer_tokens,
+            "seed": self.seed,
+        }
         out = {k: v for k, v in out.items() if v is not None}
         if self.extra_body:
             out["extra_body"] = self.extra_body
@@ -82,7 +88,7 @@ class OracleConfig(_Strict):
 
     def public_dict(self) -> dict[str, Any]:
         """The config as written to run folders: no secrets, credentials stripped from URLs."""
-        d = self.model_dump()
+        d = self.model_dump(by_alias=True)  # config keys as written in conf/oracle/*.yaml
         d["base_url"] = redact_url(self.endpoint)
         return d
 
@@ -105,8 +111,9 @@ def presets() -> list[str]:
     return sorted(p.stem for p in oracle_conf_dir().glob("*.yaml") if p.stem not in ("default", "prices"))
 
 
-def load_config(preset: str | None = None, flags: dict[str, Any] | None = None,
-                overrides: list[str] | None = None) -> OracleConfig:
+def load_config(
+    preset: str | None = None, flags: dict[str, Any] | None = None, overrides: list[str] | None = None
+) -> OracleConfig:
     """Merge default.yaml, an optional preset (name or path), CLI flags (None = not given) and
     ``key=value`` overrides; validate strictly (unknown keys are errors)."""
     folder = oracle_conf_dir()
@@ -126,11 +133,27 @@ def load_config(preset: str | None = None, flags: dict[str, Any] | None = None,
         merged = OmegaConf.to_container(OmegaConf.merge(*layers), resolve=True)
     except OmegaConfBaseException as e:
         raise DistilleryError(f"oracle config: {e}".splitlines()[0]) from None
+    if isinstance(merged, dict) and "max_answer_tokens" in merged:  # the field's own name beats the key
+        merged["max_tokens"] = merged.pop("max_answer_tokens")
     try:
         return OracleConfig.model_validate(merged)
     except ValidationError as e:
         msgs = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
         raise DistilleryError("oracle config: " + "; ".join(msgs)) from None
+
+
+def resolve(
+    preset: str | None, flags: dict[str, Any] | None, overrides: list[str] | None, max_cost: float | None
+) -> tuple[OracleConfig, Prices]:
+    """(config, prices) for a run; ``--max-cost`` needs a known price (a one-line error)."""
+    cfg = load_config(preset, flags, overrides)
+    prices = Prices(cfg)
+    if max_cost is not None and not prices.known:
+        raise DistilleryError(
+            f"--max-cost needs a price for model {cfg.model!r}: add it to "
+            "conf/oracle/prices.yaml or pass --price-in/--price-out"
+        )
+    return cfg, prices
 
 
 def api_key(cfg: OracleConfig) -> SecretStr:

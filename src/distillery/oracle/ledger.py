@@ -27,9 +27,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from distillery.errors import DistilleryError
 
@@ -100,8 +101,11 @@ class Ledger:
             self.recovered_bytes = len(data) - end
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)
-            print(f"ledger {self.path}: dropped a partial last line ({self.recovered_bytes} bytes) "
-                  "left by an interrupted run", file=sys.stderr)
+            print(
+                f"ledger {self.path}: dropped a partial last line ({self.recovered_bytes} bytes) "
+                "left by an interrupted run",
+                file=sys.stderr,
+            )
         for n, line in enumerate(data[:end].splitlines(), 1):
             if not line.strip():
                 continue
@@ -111,8 +115,11 @@ class Ledger:
             except (json.JSONDecodeError, KeyError, TypeError):
                 self.bad_lines.append(n)
         if self.bad_lines:
-            print(f"ledger {self.path}: skipped {len(self.bad_lines)} unreadable line(s), "
-                  f"first at line {self.bad_lines[0]}", file=sys.stderr)
+            print(
+                f"ledger {self.path}: skipped {len(self.bad_lines)} unreadable line(s), "
+                f"first at line {self.bad_lines[0]}",
+                file=sys.stderr,
+            )
 
     def _index(self, rec: dict) -> None:
         st = self.states.setdefault(rec["key"], KeyState())
@@ -156,7 +163,7 @@ class Ledger:
             os.close(self._fd)  # also releases the flock
             self._fd = -1
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc) -> None:

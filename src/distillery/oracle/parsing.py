@@ -134,9 +134,9 @@ def decode_json(text: str | None, finish_reason: str | None = None) -> tuple[dic
         raise InvalidAnswer("malformed_json", "no JSON object in the answer")
     if body[: span[0]].strip():
         repairs.append("preamble")
-    if body[span[1]:].strip():
+    if body[span[1] :].strip():
         repairs.append("trailing_text")
-    raw = body[span[0]: span[1]]
+    raw = body[span[0] : span[1]]
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError:
@@ -151,8 +151,9 @@ def decode_json(text: str | None, finish_reason: str | None = None) -> tuple[dic
     return obj, repairs
 
 
-def parse_answer(text: str | None, spec: FilterSpec, finish_reason: str | None = None,
-                 refusal: str | None = None) -> Answer:
+def parse_answer(
+    text: str | None, spec: FilterSpec, finish_reason: str | None = None, refusal: str | None = None
+) -> Answer:
     """Validate the oracle's answer against ``spec`` strictly; repair only what is safe."""
     if refusal:
         raise InvalidAnswer("refusal", refusal[:200])

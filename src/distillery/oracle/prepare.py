@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -66,14 +66,22 @@ def length_stats(records: Sequence[dict]) -> dict:
     return out
 
 
-def prepare(spec: FilterSpec, paths: Sequence[str | Path], out: str | Path, seed: int = 0,
-            fractions: Sequence[float] = (0.8, 0.1, 0.1), skip_invalid: bool = False,
-            synthetic_in_eval: bool = False) -> dict:
+def prepare(
+    spec: FilterSpec,
+    paths: Sequence[str | Path],
+    out: str | Path,
+    seed: int = 0,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    skip_invalid: bool = False,
+    synthetic_in_eval: bool = False,
+) -> dict:
     report = read_records(paths, spec, skip_invalid=skip_invalid)
     wrong = [(r.get("id"), p) for r in report.records if (p := _provenance_problem(r, spec))]
     if wrong:
-        raise DistilleryError(f"{len(wrong)} record(s) were labelled for another filter than {spec.ref} "
-                              f"(first: id {wrong[0][0]!r} has {wrong[0][1]})")
+        raise DistilleryError(
+            f"{len(wrong)} record(s) were labelled for another filter than {spec.ref} "
+            f"(first: id {wrong[0][0]!r} has {wrong[0][1]})"
+        )
     seen: dict[str, dict] = {}
     duplicates = conflicting = 0
     for rec in report.records:
@@ -108,8 +116,11 @@ def prepare(spec: FilterSpec, paths: Sequence[str | Path], out: str | Path, seed
     }
     for name, recs in splits.items():
         tiers = Counter(spec.tier(spec.weighted_average(label_matrix(recs, spec))).tolist()) if recs else Counter()
-        stats["splits"][name] = {**length_stats(recs), "synthetic": sum(map(is_synthetic, recs)),
-                                 "tiers": {t: tiers.get(t, 0) for t in spec.tier_names}}
+        stats["splits"][name] = {
+            **length_stats(recs),
+            "synthetic": sum(map(is_synthetic, recs)),
+            "tiers": {t: tiers.get(t, 0) for t in spec.tier_names},
+        }
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     return stats
 
@@ -119,9 +130,11 @@ def print_stats(stats: dict) -> None:
     from rich.table import Table
 
     console = Console()
-    t = Table(title=f"prepare {stats['filter']}: {stats['records']} records "
-                    f"({stats['duplicates_dropped']} duplicates dropped, "
-                    f"{stats['duplicates_with_different_labels']} with different labels)")
+    t = Table(
+        title=f"prepare {stats['filter']}: {stats['records']} records "
+        f"({stats['duplicates_dropped']} duplicates dropped, "
+        f"{stats['duplicates_with_different_labels']} with different labels)"
+    )
     tier_names = list(next(iter(stats["splits"].values()))["tiers"])
     for col in ("split", "n", "/".join(tier_names), "chars median", "tokens mean", "% >512/1024/2048 tok"):
         t.add_column(col, justify="right" if col != "split" else "left")
@@ -130,12 +143,22 @@ def print_stats(stats: dict) -> None:
             t.add_row(name, "0", "-", "-", "-", "-")
             continue
         over = "/".join(f"{100 * s[f'share_over_{e}_tokens']:.0f}" for e in (512, 1024, 2048))
-        t.add_row(name, str(s["n"]), "/".join(str(s["tiers"][k]) for k in tier_names),
-                  f"{s['chars_median']:.0f}", f"{s['tokens_mean']:.0f}", over)
+        t.add_row(
+            name,
+            str(s["n"]),
+            "/".join(str(s["tiers"][k]) for k in tier_names),
+            f"{s['chars_median']:.0f}",
+            f"{s['tokens_mean']:.0f}",
+            over,
+        )
     console.print(t)
     if stats["synthetic"]:
-        where = ("all in train (--synthetic-in-eval to split them)" if stats["synthetic_held_out"] else
-                 "split like the rest" + (" (--synthetic-in-eval)" if stats["synthetic_in_eval"] else ": no real records"))
+        where = (
+            "all in train (--synthetic-in-eval to split them)"
+            if stats["synthetic_held_out"]
+            else "split like the rest"
+            + (" (--synthetic-in-eval)" if stats["synthetic_in_eval"] else ": no real records")
+        )
         console.print(f"{stats['synthetic']} synthetic record(s): {where}", highlight=False)
     if stats["skipped_invalid"]:
         console.print(f"skipped {len(stats['skipped_invalid'])} invalid line(s); first: {stats['skipped_invalid'][0]}")

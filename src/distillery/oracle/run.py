@@ -27,18 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from distillery.data.records import ARTICLE_OPTIONAL, ARTICLE_REQUIRED, read_records, write_jsonl
+from distillery.data.synthetic import generate_corpus
 from distillery.errors import DistilleryError
-from distillery.filters.prefilter import PASSED, Prefilter
-from distillery.filters.prompt import render_system_prompt, response_format
+from distillery.filters.prefilter import PASSED
+from distillery.filters.prompt import response_format
 from distillery.filters.registry import load_filter
 from distillery.filters.spec import FilterSpec
+from distillery.oracle.batch import BatchRunner
 from distillery.oracle.client import OracleClient
-from distillery.oracle.config import OracleConfig, Prices, api_key, load_config
+from distillery.oracle.config import OracleConfig, Prices, api_key
 from distillery.oracle.ledger import KeyState, Ledger, sha
+from distillery.oracle.options import OracleOptions
 from distillery.oracle.parsing import grounded
-from distillery.oracle.scorer import Budget, Job, RunStats, Scorer, build_job
-
-TYPICAL_ANSWER_TOKENS_PER_DIM = 45  # {"evidence": "<a quote>", "score": n} per dimension
+from distillery.oracle.plan import JobPlan, ScoringJobs, cost_estimate, plan_jobs, scoring_jobs
+from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, RunStats
 
 
 @dataclass
@@ -49,13 +51,7 @@ class ScoreOptions:
     articles: int | None = None
     seed: int = 0
     out: str | None = None
-    ledger: str | None = None
-    preset: str | None = None
-    flags: dict[str, Any] = field(default_factory=dict)
-    overrides: list[str] = field(default_factory=list)
-    max_cost: float | None = None
-    ignore_cache: bool = False
-    retry_failed: bool = False
+    oracle: OracleOptions = field(default_factory=OracleOptions)  # the oracle, max cost, ledger, cache policy
     dry_run: bool = False
     audit_blocked: int = 0
     batch: bool = False
@@ -70,13 +66,12 @@ def article_view(rec: dict) -> dict:
     return {k: rec[k] for k in (*ARTICLE_REQUIRED, *ARTICLE_OPTIONAL) if k in rec}
 
 
-def load_articles(spec: FilterSpec, inputs: list[str], n: int | None, seed: int,
-                  skip_invalid: bool = False) -> tuple[list[dict], str, list[str]]:
+def load_articles(
+    spec: FilterSpec, inputs: list[str], n: int | None, seed: int, skip_invalid: bool = False
+) -> tuple[list[dict], str, list[str]]:
     """(articles, description of the source, skipped lines). Without inputs: the synthetic
     corpus for ``spec`` (labels stripped), ``n`` articles (default 100) for ``seed``."""
     if not inputs:
-        from distillery.data.synthetic import generate_corpus
-
         n = 100 if n is None else n
         return [article_view(r) for r in generate_corpus(spec, n, seed)], f"synthetic corpus ({n}, seed {seed})", []
     report = read_records(inputs, None, skip_invalid=skip_invalid)
@@ -128,7 +123,7 @@ def failed_record(article: dict, st: KeyState, reason: str) -> dict:
 
 
 def _relevant(spec: FilterSpec, tier: str) -> bool:
-    """"Tier >= medium": any tier above the lowest."""
+    """ "Tier >= medium": any tier above the lowest."""
     return spec.tier_names.index(tier) < len(spec.tier_names) - 1
 
 
@@ -167,42 +162,7 @@ def _console(quiet: bool):
     return Console(stderr=True, quiet=quiet)
 
 
-def _plan(jobs: list[Job], ledger: Ledger, cfg: OracleConfig, opts: ScoreOptions) -> tuple[list, int, int]:
-    """-> ([(job, prior invalid answers)] to send, cached ok count, cached given-up count)."""
-    max_attempts = 1 + cfg.invalid_retries
-    pending, cached, gave_up, seen = [], 0, 0, set()
-    for job in jobs:
-        if job.key in seen:  # the same text twice: asked once
-            continue
-        seen.add(job.key)
-        st = ledger.state(job.key)
-        if opts.ignore_cache:
-            pending.append((job, 0))
-        elif st.ok:
-            cached += 1
-        elif len(st.invalid) >= max_attempts and not opts.retry_failed:
-            gave_up += 1
-        else:
-            pending.append((job, 0 if opts.retry_failed else len(st.invalid)))
-    return pending, cached, gave_up
-
-
-def cost_estimate(spec: FilterSpec, cfg: OracleConfig, prices: Prices, pending: list) -> dict:
-    """What sending ``pending`` (``_plan``'s (job, n) pairs) would cost: prompt tokens estimated at
-    3 characters/token; answers ``typical`` (~45 tokens per dimension) or ``at most`` (max_tokens,
-    the bound ``--max-cost`` reserves per request). Costs are 0 when no price is known."""
-    n = len(pending)
-    prompt_toks = sum(j.est_prompt_tokens for j, _ in pending)
-    out: dict = {"articles": n, "prompt_tokens": prompt_toks, "price_known": prices.known}
-    for label, out_toks in (("typical", (TYPICAL_ANSWER_TOKENS_PER_DIM * len(spec.dimensions) + 20) * n),
-                            ("at most", cfg.max_tokens * n)):
-        out[label] = {"answer_tokens": out_toks, "cost_usd": prices.cost(prompt_toks, out_toks),
-                      "cost_usd_batch": prices.cost(prompt_toks, out_toks, batch=True)}
-    return out
-
-
-def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job], pending: list, cached: int,
-            opts: ScoreOptions) -> int:
+def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[OracleJob], plan: JobPlan) -> int:
     from rich.console import Console
     from rich.table import Table
 
@@ -210,6 +170,7 @@ def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job]
     if not jobs:
         console.print("nothing to send: no article passed the prefilter")
         return 0
+    pending, cached = plan.pending, plan.cached
     job = pending[0][0] if pending else jobs[0]
     fmt = "json_schema" if cfg.response_format == "auto" else cfg.response_format
     console.rule(f"dry run: the prompt for article {job.article.get('id')!r} ({spec.ref}, {cfg.model})")
@@ -228,135 +189,192 @@ def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job]
     price_note = "" if prices.known else " (no price known)"
     for label in ("typical", "at most"):
         e = est[label]
-        t.add_row(str(n), str(cached), f"{est['prompt_tokens']:,}", f"{e['answer_tokens']:,} {label}",
-                  f"${e['cost_usd']:.4f}{price_note}", f"${e['cost_usd_batch']:.4f}")
+        t.add_row(
+            str(n),
+            str(cached),
+            f"{est['prompt_tokens']:,}",
+            f"{e['answer_tokens']:,} {label}",
+            f"${e['cost_usd']:.4f}{price_note}",
+            f"${e['cost_usd_batch']:.4f}",
+        )
     console.print(t)
     console.print(f"prices: {prices.source}; prompt tokens estimated at 3 characters/token (generous)")
     return 0
 
 
+@dataclass
+class ScoreRun:
+    """What one ``score`` run read, planned and did: what :func:`write_outputs` writes."""
+
+    spec: FilterSpec
+    cfg: OracleConfig
+    prices: Prices
+    ledger: Ledger
+    out: Path
+    articles: list[dict]
+    source: str  # where the articles came from, in words
+    skipped: list[str]  # input lines skipped (--skip-invalid)
+    scoring: ScoringJobs  # the prefilter's verdicts and the jobs
+    plan: JobPlan
+    stats: RunStats
+    opts: ScoreOptions
+
+
 def score(opts: ScoreOptions) -> int:
+    o = opts.oracle
     spec = load_filter(opts.filter, opts.filters_dir)
-    cfg = load_config(opts.preset, opts.flags, opts.overrides)
-    prices = Prices(cfg)
-    if opts.max_cost is not None and not prices.known:
-        raise DistilleryError(f"--max-cost needs a price for model {cfg.model!r}: add it to "
-                              "conf/oracle/prices.yaml or pass --price-in/--price-out")
+    cfg, prices = o.resolve()
     console = _console(opts.quiet)
     outputs = Path(os.environ.get("DISTILLERY_OUTPUTS") or "outputs")
     out = Path(opts.out) if opts.out else outputs / "oracle" / f"{spec.name}_v{spec.version}"
-    ledger_path = Path(opts.ledger) if opts.ledger else out / "ledger.jsonl"
+    ledger_path = Path(o.ledger) if o.ledger else out / "ledger.jsonl"
 
     articles, source, skipped = load_articles(spec, opts.inputs, opts.articles, opts.seed, opts.skip_invalid)
     if not articles:
         raise DistilleryError(f"no articles in {source}")
-    prefilter = Prefilter(spec)
-    verdicts = [prefilter.check(a) for a in articles]
-    reasons = Counter(v.reason for v in verdicts)
-    passed = [a for a, v in zip(articles, verdicts) if v.passed]
-    blocked = [(a, v.reason) for a, v in zip(articles, verdicts) if not v.passed]
-    audit = random.Random(opts.seed).sample(blocked, min(opts.audit_blocked, len(blocked))) if opts.audit_blocked else []
-
-    system_prompt = render_system_prompt(spec)
-    jobs = [build_job(spec, cfg, a, system_prompt) for a in passed]
-    jobs += [build_job(spec, cfg, a, system_prompt, reason=r, audit=True) for a, r in audit]
+    scoring = scoring_jobs(spec, cfg, articles, opts.audit_blocked, opts.seed)
+    jobs = scoring.jobs
 
     if opts.dry_run:
         ledger = Ledger(ledger_path, readonly=True)
-        pending, cached, _ = _plan(jobs, ledger, cfg, opts)
-        return dry_run(spec, cfg, prices, jobs, pending, cached, opts)
+        return dry_run(spec, cfg, prices, jobs, plan_jobs(jobs, ledger, cfg, o.ignore_cache, o.retry_failed))
 
     out.mkdir(parents=True, exist_ok=True)
     with Ledger(ledger_path) as ledger:
-        pending, cached, gave_up = _plan(jobs, ledger, cfg, opts)
-        console.print(f"{spec.ref}: {len(articles)} articles from {source}; prefilter passed {len(passed)}, "
-                      f"blocked {len(blocked)}" + (f", auditing {len(audit)}" if audit else "")
-                      + f"; cached {cached}, to send {len(pending)} -> {cfg.model} at "
-                      f"{cfg.public_dict()['base_url']}", highlight=False)
+        plan = plan_jobs(jobs, ledger, cfg, o.ignore_cache, o.retry_failed)
+        console.print(
+            f"{spec.ref}: {len(articles)} articles from {source}; prefilter passed {len(scoring.passed)}, "
+            f"blocked {len(scoring.blocked)}"
+            + (f", auditing {scoring.audited}" if scoring.audited else "")
+            + f"; cached {plan.cached}, to send {len(plan.pending)} -> {cfg.model} at "
+            f"{cfg.public_dict()['base_url']}",
+            highlight=False,
+        )
         stats = RunStats()
-        if pending or (opts.batch and opts.batch_id):
-            stats = asyncio.run(_send(spec, cfg, prices, ledger, system_prompt, jobs, pending, opts, out, console))
-        summary = write_outputs(spec, cfg, prices, ledger, out, articles, source, skipped, jobs, blocked,
-                                reasons, stats, cached, gave_up, opts)
+        if plan.pending or (opts.batch and opts.batch_id):
+            stats = asyncio.run(send(spec, cfg, prices, ledger, scoring.system_prompt, jobs, plan, opts, out, console))
+        summary = write_outputs(
+            ScoreRun(spec, cfg, prices, ledger, out, articles, source, skipped, scoring, plan, stats, opts)
+        )
     print_summary(summary, console_out=not opts.quiet)
     return 0
 
 
-async def _send(spec, cfg, prices, ledger, system_prompt, jobs, pending, opts, out, console) -> RunStats:
+async def send(
+    spec: FilterSpec,
+    cfg: OracleConfig,
+    prices: Prices,
+    ledger: Ledger,
+    system_prompt: str,
+    jobs: list[OracleJob],
+    plan: JobPlan,
+    opts: ScoreOptions,
+    out: Path,
+    console: Any,
+) -> RunStats:
+    """Send ``plan.pending`` online (the concurrent scorer, a progress bar) or through the Batch API."""
     client = OracleClient(cfg, spec, api_key(cfg))
-    budget = Budget(opts.max_cost)
+    budget = Budget(opts.oracle.max_cost)
     try:
         if opts.batch:
-            from distillery.oracle.batch import BatchRunner
-
-            runner = BatchRunner(spec, cfg, ledger, client, prices, sha(system_prompt), out, budget,
-                                 log=lambda m: console.print(m, highlight=False))
-            return await runner.run(jobs, [j for j, _ in pending], opts.batch_id)
+            runner = BatchRunner(
+                spec,
+                cfg,
+                ledger,
+                client,
+                prices,
+                sha(system_prompt),
+                out,
+                budget,
+                log=lambda m: console.print(m, highlight=False),
+            )
+            return await runner.run(jobs, [j for j, _ in plan.pending], opts.batch_id)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("${task.fields[cost]:.4f}"),
-                            TextColumn("{task.fields[fails]}"), TimeElapsedColumn(),
-                            console=console, disable=opts.quiet or not console.is_terminal, transient=False)
-        task = progress.add_task("scoring", total=len(pending), cost=0.0, rate=0.0, fails="")
+        progress = Progress(
+            TextColumn("[bold]scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TextColumn("${task.fields[cost]:.4f}"),
+            TextColumn("{task.fields[fails]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=opts.quiet or not console.is_terminal,
+            transient=False,
+        )
+        task = progress.add_task("scoring", total=len(plan.pending), cost=0.0, rate=0.0, fails="")
 
-        def on_done(job: Job, status: str, stats: RunStats) -> None:
+        def on_done(job: OracleJob, status: str, stats: RunStats) -> None:
             elapsed = progress.tasks[0].elapsed or 1e-9
             bad = stats.failed + stats.errors
-            progress.update(task, advance=1, cost=stats.cost_usd, rate=(stats.scored + bad) / elapsed,
-                            fails=f"{bad} failed" if bad else "")
+            progress.update(
+                task,
+                advance=1,
+                cost=stats.cost_usd,
+                rate=(stats.scored + bad) / elapsed,
+                fails=f"{bad} failed" if bad else "",
+            )
 
-        scorer = Scorer(spec, cfg, ledger, client, prices, system_prompt, budget, on_done)
+        scorer = OracleScorer(spec, cfg, ledger, client, prices, system_prompt, budget, on_done)
         with progress:
-            return await scorer.run(pending)
+            return await scorer.run(plan.pending)
     finally:
         await client.close()
 
 
-def write_outputs(spec, cfg, prices, ledger, out, articles, source, skipped, jobs, blocked, reasons, stats,
-                  cached, gave_up, opts) -> dict:
+def write_outputs(run: ScoreRun) -> dict:
+    """Write labelled/failed/blocked(/audit_blocked).jsonl, prefilter_report.json and summary.json."""
+    spec, ledger, out, stats, opts = run.spec, run.ledger, run.out, run.stats, run.opts
+    jobs, blocked, articles = run.scoring.jobs, run.scoring.blocked, run.articles
     labelled, failed, audited = [], [], []
     for job in jobs:
         st = ledger.state(job.key)
         if st.ok:
-            rec = labelled_record(spec, job.article, st.ok, prefilter_reason=job.reason) if job.audit else \
-                labelled_record(spec, job.article, st.ok)
+            rec = (
+                labelled_record(spec, job.article, st.ok, prefilter_reason=job.reason)
+                if job.audit
+                else labelled_record(spec, job.article, st.ok)
+            )
             (audited if job.audit else labelled).append(rec)
         elif st.invalid or st.last_error:
             failed.append(failed_record(job.article, st, job.reason))
-    files = {"labelled": write_jsonl(out / "labelled.jsonl", labelled),
-             "failed": write_jsonl(out / "failed.jsonl", failed),
-             "blocked": write_jsonl(out / "blocked.jsonl", [{**a, "prefilter_reason": r} for a, r in blocked])}
+    files = {
+        "labelled": write_jsonl(out / "labelled.jsonl", labelled),
+        "failed": write_jsonl(out / "failed.jsonl", failed),
+        "blocked": write_jsonl(out / "blocked.jsonl", [{**a, "prefilter_reason": r} for a, r in blocked]),
+    }
     if opts.audit_blocked:
         files["audit_blocked"] = write_jsonl(out / "audit_blocked.jsonl", audited)
-    report = prefilter_report(spec, reasons, audited, labelled)
+    report = prefilter_report(spec, run.scoring.reasons, audited, labelled)
     (out / "prefilter_report.json").write_text(json.dumps(report, indent=2) + "\n")
     grounded_flags = [g for r in labelled for g in r["oracle_answer"]["evidence_grounded"].values() if g is not None]
     tiers = Counter(r["oracle_answer"]["tier"] for r in labelled)
     summary = {
         "filter": spec.ref,
-        "source": source,
+        "source": run.source,
         "articles": len(articles),
-        "skipped_input_lines": len(skipped),
+        "skipped_input_lines": len(run.skipped),
         "blocked": len(blocked),
         "passed": len(articles) - len(blocked),
         "audited_blocked": sum(j.audit for j in jobs),
-        "cached": cached,
+        "cached": run.plan.cached,
         "labelled": len(labelled),
         "failed_records": len(failed),
-        "given_up_before": gave_up,
+        "given_up_before": run.plan.given_up,
         "tiers": {t: tiers.get(t, 0) for t in spec.tier_names},
         "evidence_grounded_rate": round(sum(grounded_flags) / len(grounded_flags), 4) if grounded_flags else None,
         "run": stats.as_dict(),
         "articles_per_s": round((stats.scored + stats.failed + stats.errors) / stats.elapsed_s, 2)
-        if stats.elapsed_s else None,
+        if stats.elapsed_s
+        else None,
         "ledger": str(ledger.path),
         "ledger_cost_usd_total": round(sum(s.cost_usd for s in ledger.states.values()), 6),
-        "prices": {"source": prices.source, "known": prices.known},
-        "oracle": cfg.public_dict(),
+        "prices": {"source": run.prices.source, "known": run.prices.known},
+        "oracle": run.cfg.public_dict(),
         "files": {k: str(v) for k, v in files.items()},
         "prefilter": report,
-        "max_cost": opts.max_cost,
+        "max_cost": opts.oracle.max_cost,
         "train_with": f"distillery train --filter {spec.ref} data=jsonl data.path={files['labelled']}",
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -365,10 +383,13 @@ def write_outputs(spec, cfg, prices, ledger, out, articles, source, skipped, job
 
 def call_rows(run: dict, cost_label: str, cost_usd: float, price_known: bool) -> list[tuple[str, str]]:
     """The oracle-call rows every report table shares (``score``, ``synthesize``)."""
-    return [("errors (no answer)", run["errors"]), ("not sent (stopped)", run["not_scored"]),
-            ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
-            ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
-            (cost_label, f"${cost_usd:.4f}" + ("" if price_known else " (no price known)"))]
+    return [
+        ("errors (no answer)", run["errors"]),
+        ("not sent (stopped)", run["not_scored"]),
+        ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
+        ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
+        (cost_label, f"${cost_usd:.4f}" + ("" if price_known else " (no price known)")),
+    ]
 
 
 def print_summary(summary: dict, console_out: bool = True) -> None:
@@ -399,21 +420,35 @@ def print_summary(summary: dict, console_out: bool = True) -> None:
         r.add_column(col, justify="right" if col != "reason" else "left")
     for reason, d in pf["by_reason"].items():
         a = pf["audit_blocked"].get(reason, {})
-        r.add_row(reason, str(d["count"]), f"{d['share']:.1%}", str(a.get("audited", "")), str(a.get("relevant", "")),
-                  "" if a.get("false_negative_rate") is None else f"{a['false_negative_rate']:.1%}")
+        r.add_row(
+            reason,
+            str(d["count"]),
+            f"{d['share']:.1%}",
+            str(a.get("audited", "")),
+            str(a.get("relevant", "")),
+            "" if a.get("false_negative_rate") is None else f"{a['false_negative_rate']:.1%}",
+        )
     console.print(r)
     ps = pf["passed_scored"]
     if ps["scored"]:
-        console.print(f"passed and scored: {ps['scored']}, oracle's lowest tier: {ps['oracle_lowest_tier']} "
-                      f"(false-positive rate {ps['false_positive_rate']:.1%})", highlight=False)
+        console.print(
+            f"passed and scored: {ps['scored']}, oracle's lowest tier: {ps['oracle_lowest_tier']} "
+            f"(false-positive rate {ps['false_positive_rate']:.1%})",
+            highlight=False,
+        )
     if run["stopped"]:
-        console.print(f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not sent. "
-                      "Re-run the same command to continue (answers in the ledger are free).[/yellow]")
+        console.print(
+            f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not sent. "
+            "Re-run the same command to continue (answers in the ledger are free).[/yellow]"
+        )
     if run["format_downgrades"]:
         console.print(f"response_format fell back: {', '.join(run['format_downgrades'])}")
     if summary["failed_records"]:
-        console.print(f"{summary['failed_records']} article(s) without a valid answer: see {summary['files']['failed']}",
-                      highlight=False)
-    console.print(f"labelled: {summary['files']['labelled']} ({summary['labelled']} records)\n"
-                  f"train:    {summary['train_with']}", highlight=False)
-
+        console.print(
+            f"{summary['failed_records']} article(s) without a valid answer: see {summary['files']['failed']}",
+            highlight=False,
+        )
+    console.print(
+        f"labelled: {summary['files']['labelled']} ({summary['labelled']} records)\ntrain:    {summary['train_with']}",
+        highlight=False,
+    )

@@ -12,9 +12,9 @@ import asyncio
 import hashlib
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from distillery.errors import DistilleryError
 from distillery.filters.prompt import render_messages
@@ -27,7 +27,7 @@ from distillery.oracle.ratelimit import RateLimiter
 
 
 @dataclass
-class Job:
+class OracleJob:
     """One article to ask the oracle about."""
 
     key: str
@@ -42,12 +42,13 @@ def article_sha(article: dict) -> str:
     return hashlib.sha256(f"{article.get('title') or ''}\n{article.get('content') or ''}".encode()).hexdigest()
 
 
-def build_job(spec: FilterSpec, cfg: OracleConfig, article: dict, system_prompt: str,
-              reason: str = "passed", audit: bool = False) -> Job:
+def build_job(
+    spec: FilterSpec, cfg: OracleConfig, article: dict, system_prompt: str, reason: str = "passed", audit: bool = False
+) -> OracleJob:
     messages = render_messages(spec, article, system_prompt, cfg.system_role)
     key = cache_key(spec.ref, cfg.model, cfg.sampling(), messages)
     est = sum(estimate_tokens(m["content"]) for m in messages)
-    return Job(key=key, article=article, messages=messages, est_prompt_tokens=est, reason=reason, audit=audit)
+    return OracleJob(key=key, article=article, messages=messages, est_prompt_tokens=est, reason=reason, audit=audit)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Budget:
 
     A request is sent only if spent + reserved (in flight) + its estimate <= the ceiling, so the
     ceiling holds as long as the estimate bounds the bill (3 chars/token for the prompt and the
-    full ``max_tokens`` for the answer: generous for text, not a proof for every script).
+    full ``max_answer_tokens`` for the answer: generous for text, not a proof for every script).
     """
 
     def __init__(self, ceiling: float | None, spent: float = 0.0):
@@ -96,7 +97,7 @@ class Budget:
         self.spent += actual
 
 
-def base_record(job: Job, spec: FilterSpec, cfg: OracleConfig, system_prompt_sha: str, mode: str) -> dict:
+def base_record(job: OracleJob, spec: FilterSpec, cfg: OracleConfig, system_prompt_sha: str, mode: str) -> dict:
     return {
         "key": job.key,
         "article_id": job.article.get("id"),
@@ -114,8 +115,11 @@ def answer_fields(c: Completion, prices: Prices, batch: bool = False) -> dict:
     return {
         "raw": c.text,
         "finish_reason": c.finish_reason,
-        "usage": {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-                  "estimated": c.usage_estimated},
+        "usage": {
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+            "estimated": c.usage_estimated,
+        },
         "cost_usd": round(prices.cost(c.prompt_tokens, c.completion_tokens, batch=batch), 10),
         "http_retries": c.retries,
         "latency_s": round(c.latency_s, 4),
@@ -129,16 +133,28 @@ def judge(c: Completion, spec: FilterSpec) -> tuple[str, dict]:
         ans: Answer = parse_answer(c.text, spec, c.finish_reason, c.refusal)
     except InvalidAnswer as e:
         return "invalid", {"error_type": e.kind, "error": e.message}
-    return "ok", {"labels": ans.labels, "evidence": ans.evidence, "content_type": ans.content_type,
-                  "repairs": ans.repairs}
+    return "ok", {
+        "labels": ans.labels,
+        "evidence": ans.evidence,
+        "content_type": ans.content_type,
+        "repairs": ans.repairs,
+    }
 
 
-class Scorer:
+class OracleScorer:
     """Scores jobs concurrently into the ledger. ``on_done(job, status, run_stats)`` drives progress."""
 
-    def __init__(self, spec: FilterSpec, cfg: OracleConfig, ledger: Ledger, client: OracleClient,
-                 prices: Prices, system_prompt: str, budget: Budget | None = None,
-                 on_done: Callable[[Job, str, RunStats], None] | None = None):
+    def __init__(
+        self,
+        spec: FilterSpec,
+        cfg: OracleConfig,
+        ledger: Ledger,
+        client: OracleClient,
+        prices: Prices,
+        system_prompt: str,
+        budget: Budget | None = None,
+        on_done: Callable[[OracleJob, str, RunStats], None] | None = None,
+    ):
         self.spec, self.cfg, self.ledger, self.client, self.prices = spec, cfg, ledger, client, prices
         self.prompt_sha = sha(system_prompt)
         self.budget = budget or Budget(None)
@@ -155,16 +171,16 @@ class Scorer:
         await asyncio.get_running_loop().run_in_executor(self._writer, self.ledger.append, record)
 
     # ---- what a request is, and what makes its answer valid (``synthesize`` overrides both) ----
-    def base_record(self, job: Job) -> dict:
+    def base_record(self, job: OracleJob) -> dict:
         return base_record(job, self.spec, self.cfg, self.prompt_sha, "online")
 
     def judge(self, c: Completion) -> tuple[str, dict]:
         return judge(c, self.spec)
 
-    def estimate_cost(self, job: Job) -> float:
-        return self.prices.cost(job.est_prompt_tokens, self.cfg.max_tokens)
+    def estimate_cost(self, job: OracleJob) -> float:
+        return self.prices.cost(job.est_prompt_tokens, self.cfg.max_answer_tokens)
 
-    async def _score(self, job: Job, prior_invalid: int) -> None:
+    async def _score(self, job: OracleJob, prior_invalid: int) -> None:
         attempt = prior_invalid
         while attempt < self.max_attempts:
             if self.stats.stopped:
@@ -175,7 +191,7 @@ class Scorer:
             if not self.budget.try_reserve(estimate):
                 self.stats.stopped = self.stats.stopped or "max_cost"
                 continue  # counted as not_scored above
-            est_tokens = job.est_prompt_tokens + self.cfg.max_tokens
+            est_tokens = job.est_prompt_tokens + self.cfg.max_answer_tokens
             await self.limiter.acquire(est_tokens)
             record = self.base_record(job)
             try:
@@ -185,8 +201,9 @@ class Scorer:
                 self.limiter.settle(est_tokens, 0)
                 self.stats.errors += 1
                 self.stats.http_retries += e.retries
-                await self._append({**record, "status": "error", "error_type": e.kind, "error": e.message,
-                                     "cost_usd": 0.0})
+                await self._append(
+                    {**record, "status": "error", "error_type": e.kind, "error": e.message, "cost_usd": 0.0}
+                )
                 self._streak += 1
                 if self._streak >= self.cfg.max_consecutive_errors:
                     self.stats.stopped = self.stats.stopped or f"{self._streak} consecutive request errors ({e.kind})"
@@ -213,7 +230,7 @@ class Scorer:
             self.stats.failed += 1
             self.on_done(job, "failed", self.stats)
 
-    async def run(self, jobs: list[tuple[Job, int]]) -> RunStats:
+    async def run(self, jobs: list[tuple[OracleJob, int]]) -> RunStats:
         """Score ``(job, invalid answers already in the ledger)`` pairs; returns this run's stats."""
         t0 = time.monotonic()
         queue = deque(jobs)
@@ -234,4 +251,3 @@ class Scorer:
             self.stats.elapsed_s = time.monotonic() - t0
             self.stats.format_downgrades = list(self.client.format_downgrades)
         return self.stats
-

@@ -12,7 +12,7 @@ articles it must find. ``synthesize`` asks the oracle LLM to *write* such articl
    ``prompt.md``: the filter, each dimension's description and anchors with its target, a seeded
    subject, region and length, and the answer format ``{"title": ..., "content": ...}``.
 3. **Oracle.** The same :class:`OracleClient` (retries, ``response_format`` fallback), ledger,
-   rate limits, ``--max-cost`` budget and re-asks as ``distillery score``: a :class:`Scorer`
+   rate limits, ``--max-cost`` budget and re-asks as ``distillery score``: an :class:`OracleScorer`
    whose request record and validation are generation's. Ledger keys use the filter ref
    ``<name>/v<N>#synthesize``, so they never collide with scoring keys; a re-run pays nothing and
    a killed run resumes.
@@ -40,23 +40,27 @@ import asyncio
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 
-from distillery.data.records import read_records, write_jsonl
+from distillery.data.records import write_jsonl
 from distillery.errors import DistilleryError
-from distillery.filters.prompt import _env, template_context
+from distillery.filters.prompt import template_context, template_env
 from distillery.filters.registry import load_filter
 from distillery.filters.spec import SCORE_MAX, SCORE_MIN, FilterSpec
 from distillery.oracle.client import Completion, OracleClient, estimate_tokens
-from distillery.oracle.config import OracleConfig, Prices, api_key, load_config
+from distillery.oracle.config import OracleConfig, Prices, api_key, load_config  # noqa: F401 (load_config: re-exported)
 from distillery.oracle.ledger import Ledger, cache_key, sha
+from distillery.oracle.options import OracleOptions
 from distillery.oracle.parsing import InvalidAnswer, decode_json
-from distillery.oracle.run import ScoreOptions, _plan, call_rows, failed_record, score
-from distillery.oracle.scorer import Budget, Job, RunStats, Scorer
+from distillery.oracle.plan import plan_jobs
+from distillery.oracle.run import failed_record
+from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, RunStats
+from distillery.oracle.synth_report import dry_run, print_report, rescore
 
 TEMPLATE = Path(__file__).parent / "templates" / "synthesize.j2"
 MARKER = "distillery-synthesize"  # first words of the rendered prompt (the test server keys on it)
@@ -67,16 +71,42 @@ STEP = 0.5  # targets are whole or half points
 SPREAD = 1.0  # per-dimension noise (sd) around the article's level
 CHUNK, MAX_ROUNDS = 256, 400  # rejection sampling: candidates per round, rounds before giving up
 TOPICS = (
-    "public health", "primary schools", "affordable housing", "clean energy", "public transport",
-    "small-scale farming", "drinking water and sanitation", "local government", "digital services",
-    "air and river pollution", "jobs and training", "courts and legal aid", "care for older people",
-    "disability access", "mental health services", "food security", "disaster recovery", "youth programmes",
+    "public health",
+    "primary schools",
+    "affordable housing",
+    "clean energy",
+    "public transport",
+    "small-scale farming",
+    "drinking water and sanitation",
+    "local government",
+    "digital services",
+    "air and river pollution",
+    "jobs and training",
+    "courts and legal aid",
+    "care for older people",
+    "disability access",
+    "mental health services",
+    "food security",
+    "disaster recovery",
+    "youth programmes",
 )
 REGIONS = (
-    "a mid-sized city in Kenya", "rural Peru", "a coastal town in Bangladesh", "a Midwestern US county",
-    "an industrial city in Poland", "a district of Jakarta", "northern Nigeria", "a suburb of Lyon",
-    "a remote region of Canada", "a province in Vietnam", "a neighbourhood of Sao Paulo", "rural Romania",
-    "a town in Scotland", "the outskirts of Nairobi", "a city in northern India", "a Pacific island nation",
+    "a mid-sized city in Kenya",
+    "rural Peru",
+    "a coastal town in Bangladesh",
+    "a Midwestern US county",
+    "an industrial city in Poland",
+    "a district of Jakarta",
+    "northern Nigeria",
+    "a suburb of Lyon",
+    "a remote region of Canada",
+    "a province in Vietnam",
+    "a neighbourhood of Sao Paulo",
+    "rural Romania",
+    "a town in Scotland",
+    "the outskirts of Nairobi",
+    "a city in northern India",
+    "a Pacific island nation",
 )
 
 
@@ -91,15 +121,9 @@ class SynthOptions:
     template: str | None = None
     filters_dir: list[str] = field(default_factory=list)
     out: str | None = None
-    ledger: str | None = None
-    preset: str | None = None
-    flags: dict[str, Any] = field(default_factory=dict)
-    overrides: list[str] = field(default_factory=list)
-    max_cost: float | None = None
+    oracle: OracleOptions = field(default_factory=OracleOptions)  # the oracle, max cost (both steps), ledger, cache
     rescore: bool = False
     dry_run: bool = False
-    ignore_cache: bool = False
-    retry_failed: bool = False
     quiet: bool = False
 
 
@@ -113,8 +137,9 @@ def parse_target(text: str, spec: FilterSpec) -> dict[str, float]:
         if not eq:
             raise DistilleryError(f"--target: expected dim=score, got {part!r}")
         if name not in spec.dimension_names:
-            raise DistilleryError(f"--target: unknown dimension {name!r} for {spec.ref}; "
-                                  f"dimensions: {', '.join(spec.dimension_names)}")
+            raise DistilleryError(
+                f"--target: unknown dimension {name!r} for {spec.ref}; dimensions: {', '.join(spec.dimension_names)}"
+            )
         try:
             score = float(value)
         except ValueError:
@@ -135,8 +160,14 @@ def tier_range(spec: FilterSpec, tier: str) -> tuple[int, float, float]:
     return k, spec.tiers[k].threshold, spec.tiers[k - 1].threshold if k else SCORE_MAX
 
 
-def draw_targets(spec: FilterSpec, n: int, seed: int = 0, tier: str | None = None,
-                 fixed: dict[str, float] | None = None, content_type: str | None = None) -> np.ndarray:
+def draw_targets(
+    spec: FilterSpec,
+    n: int,
+    seed: int = 0,
+    tier: str | None = None,
+    fixed: dict[str, float] | None = None,
+    content_type: str | None = None,
+) -> np.ndarray:
     """(n, D) target scores in ``tier`` under the spec's arithmetic, deterministic for the seed
     (and prefix-stable in ``n``). ``fixed`` dimensions keep their value."""
     k, lo, hi = tier_range(spec, tier) if tier else (None, SCORE_MIN, SCORE_MAX)
@@ -156,18 +187,23 @@ def draw_targets(spec: FilterSpec, n: int, seed: int = 0, tier: str | None = Non
         if sum(map(len, got)) >= n:
             return np.concatenate(got)[:n]
     given = ",".join(f"{d}={v:g}" for d, v in fixed.items())
-    raise DistilleryError(f"--tier {tier}: no targets reach that tier of {spec.ref}"
-                          + (f" with --target {given}" if given else "")
-                          + (f" for a {content_type}" if content_type else "")
-                          + f" (after {MAX_ROUNDS * CHUNK} draws): fixed scores, gatekeepers or content-type caps "
-                          "rule it out")
+    raise DistilleryError(
+        f"--tier {tier}: no targets reach that tier of {spec.ref}"
+        + (f" with --target {given}" if given else "")
+        + (f" for a {content_type}" if content_type else "")
+        + f" (after {MAX_ROUNDS * CHUNK} draws): fixed scores, gatekeepers or content-type caps "
+        "rule it out"
+    )
 
 
 def article_setting(seed: int, i: int) -> dict[str, Any]:
     """Subject, region and length of article ``i`` (its own seeded stream: prefix-stable)."""
     r = np.random.default_rng([seed, i])
-    return {"topic": TOPICS[int(r.integers(len(TOPICS)))], "region": REGIONS[int(r.integers(len(REGIONS)))],
-            "words": int(r.integers(35, 91)) * 10}
+    return {
+        "topic": TOPICS[int(r.integers(len(TOPICS)))],
+        "region": REGIONS[int(r.integers(len(REGIONS)))],
+        "words": int(r.integers(35, 91)) * 10,
+    }
 
 
 # ---- the prompt and the answer ------------------------------------------------------------------
@@ -178,18 +214,34 @@ def load_template(path: str | None) -> str:
     return p.read_text(encoding="utf-8")
 
 
-def render_prompt(spec: FilterSpec, source: str, target: dict[str, float], tier: str | None,
-                  content_type: str, setting: dict, reference: str) -> str:
+def render_prompt(
+    spec: FilterSpec,
+    source: str,
+    target: dict[str, float],
+    tier: str | None,
+    content_type: str,
+    setting: dict,
+    reference: str,
+) -> str:
     """The generation prompt (the system message) for one article."""
-    import jinja2
-
     ctx = template_context(spec)
     by_name = {d["name"]: d for d in ctx["dimensions"]}
     targets = [{**by_name[d], "score": f"{target[d]:g}"} for d in spec.dimension_names]
     final = float(spec.weighted_average(spec.labels_vector(target), content_type))
     try:
-        text = _env().from_string(source).render(
-            **ctx, targets=targets, tier=tier, final=final, content_type=content_type, reference=reference, **setting)
+        text = (
+            template_env()
+            .from_string(source)
+            .render(
+                **ctx,
+                targets=targets,
+                tier=tier,
+                final=final,
+                content_type=content_type,
+                reference=reference,
+                **setting,
+            )
+        )
     except jinja2.TemplateError as e:
         raise DistilleryError(f"synthesize template: {type(e).__name__}: {e}".splitlines()[0]) from None
     return text.strip() + "\n"
@@ -204,17 +256,24 @@ def messages(system: str, system_role: bool) -> list[dict[str, str]]:
 def article_format(spec: FilterSpec, kind: str) -> dict | None:
     """``response_format`` of a generation request for kind json_schema | json_object | none."""
     if kind == "json_schema":
-        schema = {"type": "object", "properties": {"title": {"type": "string"}, "content": {"type": "string"}},
-                  "required": ["title", "content"], "additionalProperties": False}
-        return {"type": "json_schema",
-                "json_schema": {"name": f"{spec.name}_v{spec.version}_article", "strict": True, "schema": schema}}
+        schema = {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["title", "content"],
+            "additionalProperties": False,
+        }
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": f"{spec.name}_v{spec.version}_article", "strict": True, "schema": schema},
+        }
     if kind == "json_object":
         return {"type": "json_object"}
     return None
 
 
-def parse_article_answer(text: str | None, finish_reason: str | None = None,
-                         refusal: str | None = None) -> tuple[dict[str, str], list[str]]:
+def parse_article_answer(
+    text: str | None, finish_reason: str | None = None, refusal: str | None = None
+) -> tuple[dict[str, str], list[str]]:
     """({"title", "content"}, repairs) from a generation answer, or :class:`InvalidAnswer`.
     JSON is found and repaired exactly as for scoring answers (:func:`decode_json`)."""
     if refusal:
@@ -222,7 +281,9 @@ def parse_article_answer(text: str | None, finish_reason: str | None = None,
     obj, repairs = decode_json(text, finish_reason)
     missing = [k for k in ("title", "content") if k not in obj]
     if missing:
-        raise InvalidAnswer("truncated" if finish_reason == "length" else "missing_fields", f"no {missing} in the answer")
+        raise InvalidAnswer(
+            "truncated" if finish_reason == "length" else "missing_fields", f"no {missing} in the answer"
+        )
     bad = [k for k in ("title", "content") if not isinstance(obj[k], str) or not obj[k].strip()]
     if bad:
         raise InvalidAnswer("bad_fields", f"{bad} must be non-empty strings")
@@ -232,14 +293,23 @@ def parse_article_answer(text: str | None, finish_reason: str | None = None,
     return {"title": " ".join(obj["title"].split()), "content": content}, repairs
 
 
-class Generator(Scorer):
-    """A :class:`Scorer` whose requests write articles: same pool, budget, limits, ledger, re-asks."""
+class Generator(OracleScorer):
+    """An :class:`OracleScorer` whose requests write articles: same pool, budget, limits, ledger, re-asks."""
 
-    def base_record(self, job: Job) -> dict:
+    def base_record(self, job: OracleJob) -> dict:
         a = job.article
-        return {"key": job.key, "kind": "synthesize", "article_id": a["id"], "filter": self.spec.ref,
-                "provider": self.cfg.provider, "model": self.cfg.model, "sampling": self.cfg.sampling(),
-                "prompt_sha": a["prompt_sha"], "target": a["target"], "mode": "online"}
+        return {
+            "key": job.key,
+            "kind": "synthesize",
+            "article_id": a["id"],
+            "filter": self.spec.ref,
+            "provider": self.cfg.provider,
+            "model": self.cfg.model,
+            "sampling": self.cfg.sampling(),
+            "prompt_sha": a["prompt_sha"],
+            "target": a["target"],
+            "mode": "online",
+        }
 
     def judge(self, c: Completion) -> tuple[str, dict]:
         try:
@@ -250,7 +320,7 @@ class Generator(Scorer):
 
 
 # ---- the command --------------------------------------------------------------------------------
-def build_jobs(spec: FilterSpec, cfg: OracleConfig, opts: SynthOptions, content_type: str) -> list[Job]:
+def build_jobs(spec: FilterSpec, cfg: OracleConfig, opts: SynthOptions, content_type: str) -> list[OracleJob]:
     """One generation job per target; ``job.article`` carries the target and the prompt's sha."""
     source = load_template(opts.template)
     targets = draw_targets(spec, opts.n, opts.seed, opts.tier, opts.target, content_type)
@@ -259,26 +329,53 @@ def build_jobs(spec: FilterSpec, cfg: OracleConfig, opts: SynthOptions, content_
         target = {d: float(v) for d, v in zip(spec.dimension_names, vec)}
         setting = article_setting(opts.seed, i)
         tier = str(spec.summarize(vec, content_type)["tier"])
-        prompt = render_prompt(spec, source, target, tier if opts.tier else None, content_type, setting,
-                               f"{opts.seed}-{i}")
+        prompt = render_prompt(
+            spec, source, target, tier if opts.tier else None, content_type, setting, f"{opts.seed}-{i}"
+        )
         prompt_sha = sha(prompt)
         msgs = messages(prompt, cfg.system_role)
-        article = {"id": f"synth-{spec.name}-v{spec.version}-{prompt_sha[:12]}", "target": target, "tier": tier,
-                   "prompt_sha": prompt_sha, "content_type": content_type, **setting}
+        article = {
+            "id": f"synth-{spec.name}-v{spec.version}-{prompt_sha[:12]}",
+            "target": target,
+            "tier": tier,
+            "prompt_sha": prompt_sha,
+            "content_type": content_type,
+            **setting,
+        }
         key = cache_key(spec.ref + KEY_SUFFIX, cfg.model, cfg.sampling(), msgs)
-        jobs.append(Job(key=key, article=article, messages=msgs,
-                        est_prompt_tokens=sum(estimate_tokens(m["content"]) for m in msgs)))
+        jobs.append(
+            OracleJob(
+                key=key,
+                article=article,
+                messages=msgs,
+                est_prompt_tokens=sum(estimate_tokens(m["content"]) for m in msgs),
+            )
+        )
     return jobs
 
 
-def synthetic_record(spec: FilterSpec, job: Job, ok: dict, seed: int) -> dict:
+def synthetic_record(spec: FilterSpec, job: OracleJob, ok: dict, seed: int) -> dict:
     a = job.article
     return {
-        "id": a["id"], **ok["article"], "language": "en",
-        "labels": dict(a["target"]), "oracle": ok.get("model"), "filter": spec.name, "filter_version": spec.version,
-        "synthetic": {"generator": ok.get("model"), "prompt_sha": a["prompt_sha"], "target": dict(a["target"]),
-                      "target_tier": a["tier"], "content_type": a["content_type"], "topic": a["topic"],
-                      "region": a["region"], "words": a["words"], "seed": seed, "key": job.key},
+        "id": a["id"],
+        **ok["article"],
+        "language": "en",
+        "labels": dict(a["target"]),
+        "oracle": ok.get("model"),
+        "filter": spec.name,
+        "filter_version": spec.version,
+        "synthetic": {
+            "generator": ok.get("model"),
+            "prompt_sha": a["prompt_sha"],
+            "target": dict(a["target"]),
+            "target_tier": a["tier"],
+            "content_type": a["content_type"],
+            "topic": a["topic"],
+            "region": a["region"],
+            "words": a["words"],
+            "seed": seed,
+            "key": job.key,
+        },
     }
 
 
@@ -290,9 +387,13 @@ def _paths(spec: FilterSpec, opts: SynthOptions) -> dict[str, Path]:
         what = opts.tier or "target"
         out = outputs / "synthesize" / f"{spec.name}_v{spec.version}" / f"{what}_n{opts.n}_s{opts.seed}.jsonl"
     stem = out.with_suffix("") if out.suffix == ".jsonl" else out
-    return {"out": out, "report": Path(f"{stem}.report.json"), "failed": Path(f"{stem}.failed.jsonl"),
-            "ledger": Path(opts.ledger) if opts.ledger else Path(f"{stem}.ledger.jsonl"),
-            "rescore": Path(f"{stem}.rescore")}
+    return {
+        "out": out,
+        "report": Path(f"{stem}.report.json"),
+        "failed": Path(f"{stem}.failed.jsonl"),
+        "ledger": Path(opts.oracle.ledger) if opts.oracle.ledger else Path(f"{stem}.ledger.jsonl"),
+        "rescore": Path(f"{stem}.rescore"),
+    }
 
 
 def _content_type(spec: FilterSpec, wanted: str | None) -> str:
@@ -300,7 +401,9 @@ def _content_type(spec: FilterSpec, wanted: str | None) -> str:
     if wanted is None:
         return "news_report" if "news_report" in types else types[0]
     if wanted not in types:
-        raise DistilleryError(f"--content-type: {wanted!r} is not one of {spec.ref}'s content types: {', '.join(types)}")
+        raise DistilleryError(
+            f"--content-type: {wanted!r} is not one of {spec.ref}'s content types: {', '.join(types)}"
+        )
     return wanted
 
 
@@ -312,28 +415,31 @@ def synthesize(opts: SynthOptions) -> int:
         raise DistilleryError(f"give --tier ({', '.join(spec.tier_names)}) and/or --target dim=score,...")
     if opts.tier is not None:
         tier_range(spec, opts.tier)
-    cfg = load_config(opts.preset, opts.flags, opts.overrides)
-    prices = Prices(cfg)
-    if opts.max_cost is not None and not prices.known:
-        raise DistilleryError(f"--max-cost needs a price for model {cfg.model!r}: add it to "
-                              "conf/oracle/prices.yaml or pass --price-in/--price-out")
+    o = opts.oracle
+    cfg, prices = o.resolve()
     content_type = _content_type(spec, opts.content_type)
     jobs = build_jobs(spec, cfg, opts, content_type)
     paths = _paths(spec, opts)
     if opts.dry_run:
-        pending, cached, _ = _plan(jobs, Ledger(paths["ledger"], readonly=True), cfg, opts)
-        return dry_run(spec, cfg, prices, jobs, pending, cached, opts)
+        plan = plan_jobs(jobs, Ledger(paths["ledger"], readonly=True), cfg, o.ignore_cache, o.retry_failed)
+        return dry_run(cfg, prices, jobs, plan, opts.rescore)
 
     console = _console(opts.quiet)
     with Ledger(paths["ledger"]) as ledger:
-        pending, cached, gave_up = _plan(jobs, ledger, cfg, opts)
-        console.print(f"{spec.ref}: {len(jobs)} article(s) to targets "
-                      + (f"in tier {opts.tier!r}" if opts.tier else f"{opts.target}")
-                      + f"; cached {cached}, to write {len(pending)} -> {cfg.model} at {cfg.public_dict()['base_url']}",
-                      highlight=False)
-        budget = Budget(opts.max_cost)
-        stats = asyncio.run(_generate(spec, cfg, prices, ledger, pending, budget, console, opts.quiet)) \
-            if pending else RunStats()
+        plan = plan_jobs(jobs, ledger, cfg, o.ignore_cache, o.retry_failed)
+        pending, cached, gave_up = plan.pending, plan.cached, plan.given_up
+        console.print(
+            f"{spec.ref}: {len(jobs)} article(s) to targets "
+            + (f"in tier {opts.tier!r}" if opts.tier else f"{opts.target}")
+            + f"; cached {cached}, to write {len(pending)} -> {cfg.model} at {cfg.public_dict()['base_url']}",
+            highlight=False,
+        )
+        budget = Budget(o.max_cost)
+        stats = (
+            asyncio.run(_generate(spec, cfg, prices, ledger, pending, budget, console, opts.quiet))
+            if pending
+            else RunStats()
+        )
         records, failed = [], []
         for job in jobs:
             st = ledger.state(job.key)
@@ -344,22 +450,40 @@ def synthesize(opts: SynthOptions) -> int:
                 rec.pop("prefilter_reason")
                 failed.append(rec)
     report: dict[str, Any] = {
-        "filter": spec.ref, "tier": opts.tier, "target": opts.target or None, "n": opts.n, "seed": opts.seed,
-        "content_type": content_type, "template": str(opts.template or TEMPLATE.name),
-        "generation": {"requested": len(jobs), "cached": cached, "generated": len(records),
-                       "failed_records": len(failed), "given_up_before": gave_up,
-                       "not_generated": len(jobs) - len(records) - len(failed), "run": stats.as_dict()},
+        "filter": spec.ref,
+        "tier": opts.tier,
+        "target": opts.target or None,
+        "n": opts.n,
+        "seed": opts.seed,
+        "content_type": content_type,
+        "template": str(opts.template or TEMPLATE.name),
+        "generation": {
+            "requested": len(jobs),
+            "cached": cached,
+            "generated": len(records),
+            "failed_records": len(failed),
+            "given_up_before": gave_up,
+            "not_generated": len(jobs) - len(records) - len(failed),
+            "run": stats.as_dict(),
+        },
         "target_tiers": dict(Counter(j.article["tier"] for j in jobs)),
         "prices": {"source": prices.source, "known": prices.known},
         "oracle": cfg.public_dict(),
-        "max_cost": opts.max_cost,
+        "max_cost": o.max_cost,
         "rescore": None,
         "consistency": None,
     }
     write_jsonl(paths["failed"], failed)
     if opts.rescore and records:
-        remaining = None if opts.max_cost is None else max(0.0, opts.max_cost - stats.cost_usd)
-        records, report["rescore"], report["consistency"] = rescore(spec, records, paths, opts, remaining)
+        remaining = None if o.max_cost is None else max(0.0, o.max_cost - stats.cost_usd)
+        records, report["rescore"], report["consistency"] = rescore(
+            spec,
+            records,
+            paths,
+            opts.filter,
+            opts.filters_dir,
+            replace(o, max_cost=remaining, ledger=str(paths["ledger"])),
+        )
     write_jsonl(paths["out"], records)
     run_cost = stats.cost_usd + ((report["rescore"] or {}).get("run") or {}).get("cost_usd", 0.0)
     report["cost_usd"] = round(run_cost, 6)
@@ -384,129 +508,28 @@ async def _generate(spec, cfg, prices, ledger, pending, budget, console, quiet) 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     client = OracleClient(cfg, spec, api_key(cfg), formats=lambda kind: article_format(spec, kind))
-    progress = Progress(TextColumn("[bold]writing"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("${task.fields[cost]:.4f}"), TimeElapsedColumn(),
-                        console=console, disable=quiet or not console.is_terminal)
+    progress = Progress(
+        TextColumn("[bold]writing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("${task.fields[cost]:.4f}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    )
     task = progress.add_task("writing", total=len(pending), cost=0.0)
     try:
-        gen = Generator(spec, cfg, ledger, client, prices, "", budget,  # prompt shas are per job: base_record
-                        lambda job, status, stats: progress.update(task, advance=1, cost=stats.cost_usd))
+        gen = Generator(
+            spec,
+            cfg,
+            ledger,
+            client,
+            prices,
+            "",
+            budget,  # prompt shas are per job: base_record
+            lambda job, status, stats: progress.update(task, advance=1, cost=stats.cost_usd),
+        )
         with progress:
             return await gen.run(pending)
     finally:
         await client.close()
-
-
-# ---- --rescore: distillery score on the generated articles, and the consistency report ------------
-def rescore(spec: FilterSpec, records: list[dict], paths: dict[str, Path], opts: SynthOptions,
-            max_cost: float | None) -> tuple[list[dict], dict, dict | None]:
-    """Score ``records`` with ``distillery score`` (same oracle config and ledger) -> (records with
-    re-scored labels, what the scoring run did, the consistency report)."""
-    folder = paths["rescore"]
-    articles = write_jsonl(folder / "articles.jsonl",
-                           [{k: r[k] for k in ("id", "title", "content", "language")} for r in records])
-    score(ScoreOptions(filter=opts.filter, filters_dir=opts.filters_dir, inputs=[str(articles)], out=str(folder),
-                       ledger=str(paths["ledger"]), preset=opts.preset, flags=opts.flags, overrides=opts.overrides,
-                       max_cost=max_cost, ignore_cache=opts.ignore_cache, retry_failed=opts.retry_failed,
-                       quiet=True))
-    summary = json.loads((folder / "summary.json").read_text())
-    scored = {r["id"]: r for r in read_records([folder / "labelled.jsonl"], spec).records}
-    blocked = {r["id"]: r["prefilter_reason"] for r in read_records([folder / "blocked.jsonl"]).records}
-    failed = {r["id"]: r.get("error_type") for r in read_records([folder / "failed.jsonl"]).records}
-    out = [{**scored[r["id"]], "synthetic": r["synthetic"]} for r in records if r["id"] in scored]
-    info = {
-        "folder": str(folder), "scored": len(out), "cached": summary["cached"],
-        "blocked": blocked, "failed": failed,
-        "not_scored": [r["id"] for r in records if r["id"] not in scored and r["id"] not in blocked
-                       and r["id"] not in failed],
-        "run": summary["run"],
-    }
-    return out, info, consistency(spec, out) if out else None
-
-
-def consistency(spec: FilterSpec, records: list[dict]) -> dict:
-    """MAE between ``synthetic.target`` and the re-scored ``labels``: per dimension, over all
-    scores, and of the final score (weighted average with gatekeepers and each side's content
-    type cap: the requested form for the target, the oracle's verdict for the re-score)."""
-    t = np.array([spec.labels_vector(r["synthetic"]["target"]) for r in records])
-    s = np.array([spec.labels_vector(r["labels"]) for r in records])
-    ct_t = np.array([r["synthetic"].get("content_type") for r in records], dtype=object)
-    ct_s = np.array([(r.get("oracle_answer") or {}).get("content_type") for r in records], dtype=object)
-    wa_t, wa_s = spec.weighted_average(t, ct_t), spec.weighted_average(s, ct_s)
-    err = s - t
-    tiers_s = Counter(spec.tier(wa_s).tolist())
-    return {
-        "n": len(records),
-        "mae": {"overall": round(float(np.abs(err).mean()), 4),
-                "weighted_average": round(float(np.abs(wa_s - wa_t).mean()), 4),
-                "per_dimension": {d: round(float(np.abs(err[:, j]).mean()), 4)
-                                  for j, d in enumerate(spec.dimension_names)}},
-        "bias": {d: round(float(err[:, j].mean()), 4) for j, d in enumerate(spec.dimension_names)},
-        "tier_agreement": round(float((spec.tier_index(wa_s) == spec.tier_index(wa_t)).mean()), 4),
-        "rescored_tiers": {name: tiers_s.get(name, 0) for name in spec.tier_names},
-    }
-
-
-# ---- printing -----------------------------------------------------------------------------------
-def dry_run(spec: FilterSpec, cfg: OracleConfig, prices: Prices, jobs: list[Job], pending: list, cached: int,
-            opts: SynthOptions) -> int:
-    from rich.console import Console
-
-    console = Console()
-    job = pending[0][0] if pending else jobs[0]
-    a = job.article
-    console.rule(f"dry run: the prompt for {a['id']} (target tier {a['tier']}, {cfg.model})")
-    for m in job.messages:
-        console.print(f"[bold]--- {m['role']} ---[/bold]", highlight=False)
-        console.print(m["content"], markup=False, highlight=False)
-    prompt_toks = sum(j.est_prompt_tokens for j, _ in pending)
-    most = prices.cost(prompt_toks, cfg.max_tokens * len(pending))
-    console.print(f"to write: {len(pending)} (cached {cached}); prompt tokens (est.) {prompt_toks:,}; "
-                  f"at most ${most:.4f} for generation" + ("" if prices.known else " (no price known)")
-                  + (" plus one scoring request per article (--rescore)" if opts.rescore else "")
-                  + "; nothing was sent", highlight=False)
-    return 0
-
-
-def print_report(report: dict, console_out: bool = True) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(quiet=not console_out)
-    g, run = report["generation"], report["generation"]["run"]
-    t = Table(title=f"distillery synthesize {report['filter']} "
-                    + (f"tier {report['tier']}" if report["tier"] else "") + (f" {report['target']}" if report["target"] else ""),
-              show_header=False)
-    t.add_column("", style="bold")
-    t.add_column("", justify="right")
-    for label, value in (
-        ("articles requested", g["requested"]),
-        ("cached (free)", g["cached"]),
-        ("written now", run["scored"]),
-        ("failed (invalid answers)", g["failed_records"]),
-        *call_rows(run, "cost (this run)", report["cost_usd"], report["prices"]["known"]),
-    ):
-        t.add_row(label, str(value))
-    console.print(t)
-    rs, c = report["rescore"], report["consistency"]
-    if rs:
-        console.print(f"re-scored: {rs['scored']} (cached {rs['cached']}), blocked by the prefilter: {len(rs['blocked'])}, "
-                      f"failed: {len(rs['failed'])}, not sent: {len(rs['not_scored'])}", highlight=False)
-    if c:
-        m = Table(title=f"consistency: target vs re-scored ({c['n']} articles)")
-        for col in ("dimension", "MAE", "bias (re-scored - target)"):
-            m.add_column(col, justify="left" if col == "dimension" else "right")
-        for d, v in c["mae"]["per_dimension"].items():
-            m.add_row(d, f"{v:.3f}", f"{c['bias'][d]:+.3f}")
-        m.add_row("[bold]all scores[/bold]", f"{c['mae']['overall']:.3f}", "")
-        m.add_row("[bold]weighted average[/bold]", f"{c['mae']['weighted_average']:.3f}", "")
-        console.print(m)
-        console.print(f"tier agreement {c['tier_agreement']:.1%}; re-scored tiers {c['rescored_tiers']}", highlight=False)
-    if run["stopped"]:
-        console.print(f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not written. "
-                      "Re-run the same command to continue (answers in the ledger are free).[/yellow]")
-    if g["failed_records"]:
-        console.print(f"{g['failed_records']} target(s) without a valid article: see {report['files']['failed']}",
-                      highlight=False)
-    console.print(f"records: {report['files']['out']} ({report['records']}), report: {report['files']['report']}",
-                  highlight=False)
