@@ -73,7 +73,9 @@ def test_tier_report_and_ranking_by_hand(uplifting):
     assert r["recall@1"] == 0.0 and r["recall@2"] == 0.5 and r["recall@5"] == 1.0
     # NDCG@2: ranked gains (true of pred order: idx 2 then 0) vs ideal (idx 0 then 1)
     disc = 1 / np.log2([2, 3])
-    assert r["ndcg@2"] == pytest.approx((true[2] * disc[0] + true[0] * disc[1]) / (true[0] * disc[0] + true[1] * disc[1]))
+    assert r["ndcg@2"] == pytest.approx(
+        (true[2] * disc[0] + true[0] * disc[1]) / (true[0] * disc[0] + true[1] * disc[1])
+    )
     assert r["r_precision"] == 0.5
 
 
@@ -137,8 +139,9 @@ def test_confidence_on_fresh_data_is_fitted_reported_and_covers(tiny_run, tiny_p
     conf = json.loads((work / "confidence.json").read_text())
     assert conf["groups"]["all"]["n"] == 120 and len(conf["groups"]) > 1  # per-group half-widths
     assert "fit.jsonl" in json.loads((work / "calibration.json").read_text())["fitted_on"]
-    res = evaluate_target(work, data=str(tmp_path / "holdout.jsonl"), out=tmp_path / "eval", wandb_on=False,
-                          predictor=tiny_predictor)
+    res = evaluate_target(
+        work, data=str(tmp_path / "holdout.jsonl"), out=tmp_path / "eval", wandb_on=False, predictor=tiny_predictor
+    )
     c = res["confidence"]
     assert 0.75 <= c["coverage_weighted_average"] <= 1.0
     f = c["flags_weighted_average_error"]
@@ -166,14 +169,22 @@ def test_flagged_articles_have_higher_error_on_a_trained_model(tmp_path):
 
 def test_evaluate_run_dir_writes_everything(tiny_run, tiny_predictor, tmp_path, capsys):
     """A run dir's test split, with W&B on (offline, the default)."""
-    from distillery.evaluate.commands import _print_summary, evaluate_target
+    from distillery.evaluate.commands import evaluate_target
+    from distillery.evaluate.commands import print_summary as _print_summary
 
     out = tmp_path / "eval"
     _print_summary(evaluate_target(tiny_run, split="test", out=out, ks=(5, 10), predictor=tiny_predictor))
     printed = capsys.readouterr().out
     assert "MAE" in printed and "recall@5" in printed and f"eval dir: {out}" in printed
-    for f in ("metrics.json", "report.md", "predictions.jsonl", "run.json", "plots/pred_vs_true.png",
-              "plots/distributions.png", "plots/calibration_curve.png"):
+    for f in (
+        "metrics.json",
+        "report.md",
+        "predictions.jsonl",
+        "run.json",
+        "plots/pred_vs_true.png",
+        "plots/distributions.png",
+        "plots/calibration_curve.png",
+    ):
         assert (out / f).is_file(), f
     m = json.loads((out / "metrics.json").read_text())
     n_test = json.loads((tiny_run / "metrics.json").read_text())["n"]["test"]  # the run's test split
@@ -195,8 +206,14 @@ def test_evaluate_run_dir_writes_everything(tiny_run, tiny_predictor, tmp_path, 
 def test_ensemble_averages_members_and_reports_spread(tiny_run, tiny_predictor, tiny_export, tmp_path, capsys):
     from distillery.evaluate.commands import ensemble_targets
 
-    res = ensemble_targets([tiny_run, tiny_export], split="test", out=tmp_path / "ens", wandb_on=False,
-                           review_quantile=0.5, predictors=[tiny_predictor, None])
+    res = ensemble_targets(
+        [tiny_run, tiny_export],
+        split="test",
+        out=tmp_path / "ens",
+        wandb_on=False,
+        review_quantile=0.5,
+        predictors=[tiny_predictor, None],
+    )
     n_test = json.loads((tiny_run / "metrics.json").read_text())["n"]["test"]
     assert len(res["members"]) == 2 and res["n"] == n_test
     s = res["spread"]

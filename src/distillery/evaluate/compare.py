@@ -33,6 +33,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from distillery.errors import DistilleryError
+from distillery.evaluate.plots import pyplot
 
 _NUM = re.compile(r"^(\d+)_?(.*)$")
 
@@ -63,7 +64,9 @@ class Job:
         """filter ref -> val metrics: every head of a multi-head job, or the one filter of a single run."""
         heads = self.metrics.get("filters")
         if isinstance(heads, dict):
-            return {str(r): b["val"] for r, b in heads.items() if isinstance(b, dict) and isinstance(b.get("val"), dict)}
+            return {
+                str(r): b["val"] for r, b in heads.items() if isinstance(b, dict) and isinstance(b.get("val"), dict)
+            }
         ref = self.metrics.get("filter") or (self.config.get("filter") or {}).get("name")
         return {str(ref): self.val} if ref and self.val else {}
 
@@ -104,7 +107,9 @@ def read_sweep(sweep_dir: Path) -> list[Job]:
     """The sweep's jobs, by job number. Raises if ``sweep_dir`` holds no job dirs."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise DistilleryError(f"{sweep_dir}: no such folder (give a multirun dir, e.g. outputs/train/multiruns/<time>_<id>)")
+        raise DistilleryError(
+            f"{sweep_dir}: no such folder (give a multirun dir, e.g. outputs/train/multiruns/<time>_<id>)"
+        )
     jobs: list[Job] = []
     for d in sorted(p for p in sweep_dir.iterdir() if _is_job_dir(p)):
         m = _NUM.match(d.name)
@@ -117,14 +122,19 @@ def read_sweep(sweep_dir: Path) -> list[Job]:
             except json.JSONDecodeError as e:
                 job.status, job.error = "failed", f"unreadable metrics.json ({e.msg})"
         if (d / "error.log").is_file() and job.status != "ok":
-            job.status, job.error = "failed", _last_line((d / "error.log").read_text(encoding="utf-8", errors="replace"))
+            job.status, job.error = (
+                "failed",
+                _last_line((d / "error.log").read_text(encoding="utf-8", errors="replace")),
+            )
         if (d / "config.yaml").is_file():
             import yaml
 
             job.config = yaml.safe_load((d / "config.yaml").read_text(encoding="utf-8")) or {}
         jobs.append(job)
     if not jobs:
-        raise DistilleryError(f"{sweep_dir}: no job dirs (expected <num>_<overrides>/ folders with metrics.json or error.log)")
+        raise DistilleryError(
+            f"{sweep_dir}: no job dirs (expected <num>_<overrides>/ folders with metrics.json or error.log)"
+        )
     jobs.sort(key=lambda j: (j.num, j.dir.name))
     _name_variants(jobs)
     return jobs
@@ -142,9 +152,12 @@ def _name_variants(jobs: list[Job]) -> None:
             k, _, v = o.partition("=")
             values.setdefault(k, set()).add(v)
     for j in jobs:
-        differing = [o for o in j.overrides
-                     if len(values[o.partition("=")[0]]) > 1 or present[o.partition("=")[0]] < len(jobs)]
-        j.variant = ",".join(map(_short, differing)) or ",".join(map(_short, j.overrides)) or j.override_dirname or j.dir.name
+        differing = [
+            o for o in j.overrides if len(values[o.partition("=")[0]]) > 1 or present[o.partition("=")[0]] < len(jobs)
+        ]
+        j.variant = (
+            ",".join(map(_short, differing)) or ",".join(map(_short, j.overrides)) or j.override_dirname or j.dir.name
+        )
 
 
 def _short(override: str) -> str:
@@ -190,7 +203,9 @@ def pick_baseline(jobs: list[Job], baseline: str | None) -> Job | None:
     for j in ok:
         if baseline in j.variant or baseline in j.dir.name:
             return j
-    raise DistilleryError(f"--baseline {baseline!r} matches no successful job (variants: {', '.join(j.variant for j in jobs)})")
+    raise DistilleryError(
+        f"--baseline {baseline!r} matches no successful job (variants: {', '.join(j.variant for j in jobs)})"
+    )
 
 
 def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[str, Any]]]:
@@ -199,16 +214,32 @@ def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[s
     multi = len(refs) > 1  # several filters: per-filter columns, dimensions named by filter
     dims = [f"{r}:{d}" for r, d in _dims_by_filter(jobs, refs)] if multi else dimension_names(jobs)
     per_filter = [c for r in refs for c in (f"{r}/val_mae", f"{r}/delta_vs_single_pct")] if multi else []
-    cols = ["job", "variant", "status", "val_mae", "delta_vs_baseline_pct", *per_filter, *[f"{d}/mae" for d in dims],
-            *(["global_step"] if multi else []), "train_seconds", "inference_ms_per_article", "error"]
+    cols = [
+        "job",
+        "variant",
+        "status",
+        "val_mae",
+        "delta_vs_baseline_pct",
+        *per_filter,
+        *[f"{d}/mae" for d in dims],
+        *(["global_step"] if multi else []),
+        "train_seconds",
+        "inference_ms_per_article",
+        "error",
+    ]
     base = baseline.val_mae if baseline is not None else None
     single = {r: next((j for j in jobs if j.status == "ok" and list(j.filter_vals) == [r]), None) for r in refs}
     rows = []
     for j in jobs:
         mae = j.val_mae
         row: dict[str, Any] = {c: None for c in cols}
-        row.update(job=j.dir.name, variant=j.variant + (" (baseline)" if j is baseline else ""), status=j.status,
-                   val_mae=mae, error=j.error)
+        row.update(
+            job=j.dir.name,
+            variant=j.variant + (" (baseline)" if j is baseline else ""),
+            status=j.status,
+            val_mae=mae,
+            error=j.error,
+        )
         if mae is not None and base:
             row["delta_vs_baseline_pct"] = 100.0 * (mae - base) / base
         for d in dims:
@@ -245,9 +276,16 @@ def _cell(col: str, v: Any) -> str:
     return str(v).replace("|", "\\|")
 
 
-HEADERS = {"variant": "variant", "status": "status", "val_mae": "best val MAE", "delta_vs_baseline_pct": "Δ vs baseline",
-           "train_seconds": "train s", "inference_ms_per_article": "inference ms/article", "error": "error",
-           "global_step": "optimizer steps"}
+HEADERS = {
+    "variant": "variant",
+    "status": "status",
+    "val_mae": "best val MAE",
+    "delta_vs_baseline_pct": "Δ vs baseline",
+    "train_seconds": "train s",
+    "inference_ms_per_article": "inference ms/article",
+    "error": "error",
+    "global_step": "optimizer steps",
+}
 
 
 def _header(col: str) -> str:
@@ -259,12 +297,16 @@ def _header(col: str) -> str:
 
 
 def markdown(cols: list[str], rows: list[dict[str, Any]], title: str = "") -> str:
-    shown = [c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows))
-             and ":" not in c]  # a multi-filter sweep's <filter>:<dimension> columns: csv only (too wide)
+    shown = [
+        c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows)) and ":" not in c
+    ]  # a multi-filter sweep's <filter>:<dimension> columns: csv only (too wide)
     bold = [c for c in shown if c == "val_mae" or c.endswith("/val_mae")]
     best = {c: min((r[c] for r in rows if r[c] is not None), default=None) for c in bold}
     head = [_header(c) for c in shown]
-    lines = ([f"# {title}", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in shown) + "|"]
+    lines = ([f"# {title}", ""] if title else []) + [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in shown) + "|",
+    ]
     for r in rows:
         cells = []
         for c in shown:
@@ -291,20 +333,27 @@ def per_filter_rows(cols: list[str], rows: list[dict[str, Any]]) -> list[dict[st
         for r in rows:
             if r[f"{ref}/val_mae"] is not None:
                 single = r[f"{ref}/delta_vs_single_pct"] is None
-                out.append({"variant": f"{ref}: {r['variant'].replace(' (baseline)', '')}" + (" (baseline)" if single else ""),
-                            "val_mae": r[f"{ref}/val_mae"], "status": r["status"],
-                            "delta_vs_baseline_pct": r[f"{ref}/delta_vs_single_pct"]})
+                out.append(
+                    {
+                        "variant": f"{ref}: {r['variant'].replace(' (baseline)', '')}"
+                        + (" (baseline)" if single else ""),
+                        "val_mae": r[f"{ref}/val_mae"],
+                        "status": r["status"],
+                        "delta_vs_baseline_pct": r[f"{ref}/delta_vs_single_pct"],
+                    }
+                )
     return out
 
 
 def bar_chart(rows: list[dict[str, Any]], out: Path, title: str = "") -> Path:
-    from distillery.evaluate.plots import _plt
-
-    plt = _plt()
+    plt = pyplot()
     labels = [r["variant"] for r in rows]
     vals = [r["val_mae"] if r["val_mae"] is not None else 0.0 for r in rows]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
-    colors = ["tab:gray" if r["status"] != "ok" else ("tab:orange" if "(baseline)" in r["variant"] else "tab:blue") for r in rows]
+    colors = [
+        "tab:gray" if r["status"] != "ok" else ("tab:orange" if "(baseline)" in r["variant"] else "tab:blue")
+        for r in rows
+    ]
     y = list(range(len(rows)))
     ax.barh(y, vals, color=colors)
     for i, r in enumerate(rows):
@@ -322,15 +371,24 @@ def bar_chart(rows: list[dict[str, Any]], out: Path, title: str = "") -> Path:
     return out
 
 
-def compare(sweep_dir: Path, baseline: str | None = None, write: bool = True, quiet: bool = False) -> list[dict[str, Any]]:
+def compare(
+    sweep_dir: Path, baseline: str | None = None, write: bool = True, quiet: bool = False
+) -> list[dict[str, Any]]:
     """Build the comparison of a sweep dir, write compare.{md,csv,png} into it, return the rows."""
     sweep_dir = Path(sweep_dir)
     jobs = read_sweep(sweep_dir)
     base = pick_baseline(jobs, baseline)
     cols, rows = table(jobs, base)
     n_ok = sum(j.status == "ok" for j in jobs)
-    group = next((str(j.config["logger"]["group"]) for j in jobs
-                  if isinstance(j.config.get("logger"), dict) and str(j.config["logger"].get("group", "")).startswith("sweep_")), "")
+    group = next(
+        (
+            str(j.config["logger"]["group"])
+            for j in jobs
+            if isinstance(j.config.get("logger"), dict)
+            and str(j.config["logger"].get("group", "")).startswith("sweep_")
+        ),
+        "",
+    )
     name = f"{group} ({sweep_dir.name})" if group else sweep_dir.name
     title = f"{name}: {n_ok}/{len(jobs)} jobs ok" + (f", baseline {base.variant}" if base else "")
     md = markdown(cols, rows, title)
@@ -349,8 +407,11 @@ class compare_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir, e.g. outputs/train/multiruns/<time>_<id>")
-        p.add_argument("--baseline", default=None,
-                       help="substring of the baseline job's variant or dir name (default: the first successful job)")
+        p.add_argument(
+            "--baseline",
+            default=None,
+            help="substring of the baseline job's variant or dir name (default: the first successful job)",
+        )
         p.add_argument("--no-write", action="store_true", help="print only; don't write compare.{md,csv,png}")
 
     @staticmethod

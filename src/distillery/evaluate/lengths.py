@@ -19,10 +19,13 @@ import argparse
 import csv
 import functools
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+
+from distillery.evaluate.plots import pyplot
 
 BUCKET_EDGES = (512, 1024, 2048)
 TRUNCATION_LIMITS = (512, 1024, 2048, 4096)
@@ -49,8 +52,16 @@ def bucket_table(lengths: Any, high: Any, edges: Sequence[int] = BUCKET_EDGES) -
     for b, label in enumerate(bucket_labels(edges)):
         in_b = which == b
         k, kh = int(in_b.sum()), int((in_b & high).sum())
-        rows.append({"bucket": label, "articles": k, "share_of_articles": _share(k, n), "high_scorers": kh,
-                     "share_of_high_scorers": _share(kh, n_high), "high_scorer_rate": _share(kh, k)})
+        rows.append(
+            {
+                "bucket": label,
+                "articles": k,
+                "share_of_articles": _share(k, n),
+                "high_scorers": kh,
+                "share_of_high_scorers": _share(kh, n_high),
+                "high_scorer_rate": _share(kh, k),
+            }
+        )
     return rows
 
 
@@ -62,9 +73,15 @@ def truncation_table(lengths: Any, high: Any, limits: Sequence[int] = TRUNCATION
     rows = []
     for lim in limits:
         cut = lengths > lim
-        rows.append({"limit": lim, "high_scorers_truncated": int((cut & high).sum()),
-                     "share_of_high_scorers_truncated": _share(int((cut & high).sum()), n_high),
-                     "articles_truncated": int(cut.sum()), "share_of_articles_truncated": _share(int(cut.sum()), n)})
+        rows.append(
+            {
+                "limit": lim,
+                "high_scorers_truncated": int((cut & high).sum()),
+                "share_of_high_scorers_truncated": _share(int((cut & high).sum()), n_high),
+                "articles_truncated": int(cut.sum()),
+                "share_of_articles_truncated": _share(int(cut.sum()), n),
+            }
+        )
     return rows
 
 
@@ -108,12 +125,21 @@ def markdown_table(rows: list[dict[str, Any]], headers: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-BUCKET_HEADERS = {"bucket": "tokens", "articles": "articles", "share_of_articles": "share of articles",
-                  "high_scorers": "high scorers", "share_of_high_scorers": "share of high scorers",
-                  "high_scorer_rate": "high-scorer rate in bucket"}
-TRUNC_HEADERS = {"limit": "truncated at", "high_scorers_truncated": "high scorers cut",
-                 "share_of_high_scorers_truncated": "share of high scorers cut",
-                 "articles_truncated": "articles cut", "share_of_articles_truncated": "share of articles cut"}
+BUCKET_HEADERS = {
+    "bucket": "tokens",
+    "articles": "articles",
+    "share_of_articles": "share of articles",
+    "high_scorers": "high scorers",
+    "share_of_high_scorers": "share of high scorers",
+    "high_scorer_rate": "high-scorer rate in bucket",
+}
+TRUNC_HEADERS = {
+    "limit": "truncated at",
+    "high_scorers_truncated": "high scorers cut",
+    "share_of_high_scorers_truncated": "share of high scorers cut",
+    "articles_truncated": "articles cut",
+    "share_of_articles_truncated": "share of articles cut",
+}
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -125,21 +151,29 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def plot(buckets: list[dict], trunc: list[dict], out: Path, title: str = "") -> Path:
-    from distillery.evaluate.plots import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     x = np.arange(len(buckets))
     a.bar(x - 0.2, [r["share_of_articles"] for r in buckets], 0.4, label="all articles")
     a.bar(x + 0.2, [np.nan_to_num(r["share_of_high_scorers"]) for r in buckets], 0.4, label="high scorers")
-    a.set(xticks=x, xticklabels=[r["bucket"] for r in buckets], xlabel="length (tokens)", ylabel="share",
-          title="share per length bucket")
+    a.set(
+        xticks=x,
+        xticklabels=[r["bucket"] for r in buckets],
+        xlabel="length (tokens)",
+        ylabel="share",
+        title="share per length bucket",
+    )
     a.legend()
     x = np.arange(len(trunc))
     b.bar(x - 0.2, [r["share_of_articles_truncated"] for r in trunc], 0.4, label="all articles")
     b.bar(x + 0.2, [np.nan_to_num(r["share_of_high_scorers_truncated"]) for r in trunc], 0.4, label="high scorers")
-    b.set(xticks=x, xticklabels=[str(r["limit"]) for r in trunc], xlabel="context limit (tokens)",
-          ylabel="share truncated", title="share cut by truncation")
+    b.set(
+        xticks=x,
+        xticklabels=[str(r["limit"]) for r in trunc],
+        xlabel="context limit (tokens)",
+        ylabel="share truncated",
+        title="share cut by truncation",
+    )
     b.legend()
     fig.suptitle(title)
     fig.tight_layout()
@@ -151,19 +185,34 @@ def plot(buckets: list[dict], trunc: list[dict], out: Path, title: str = "") -> 
 class analyze_lengths_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", type=Path,
-                       help="labelled JSONL file(s) (default: the synthetic corpus for --filter, --n, --seed)")
+        p.add_argument(
+            "paths",
+            nargs="*",
+            type=Path,
+            help="labelled JSONL file(s) (default: the synthetic corpus for --filter, --n, --seed)",
+        )
         p.add_argument("--filter", default="uplifting/v6", help="filter whose labels are read (default uplifting/v6)")
         p.add_argument("--filters-dir", action="append", default=[], metavar="DIR", help="extra folder of filters")
-        p.add_argument("--tokenizer", default="qwen2.5",
-                       help="'qwen2.5' (built in, offline) or any Hugging Face tokenizer path/id (default qwen2.5)")
-        p.add_argument("--high-threshold", type=float, default=DEFAULT_HIGH_THRESHOLD,
-                       help="weighted average at or above which an article is a high scorer (default 6.0)")
+        p.add_argument(
+            "--tokenizer",
+            default="qwen2.5",
+            help="'qwen2.5' (built in, offline) or any Hugging Face tokenizer path/id (default qwen2.5)",
+        )
+        p.add_argument(
+            "--high-threshold",
+            type=float,
+            default=DEFAULT_HIGH_THRESHOLD,
+            help="weighted average at or above which an article is a high scorer (default 6.0)",
+        )
         p.add_argument("--n", type=int, default=2400, help="synthetic corpus size when no path is given (default 2400)")
         p.add_argument("--seed", type=int, default=0, help="synthetic corpus seed (default 0)")
         p.add_argument("--skip-invalid", action="store_true", help="skip and report bad lines instead of stopping")
-        p.add_argument("--out", type=Path, default=None,
-                       help="folder for lengths_buckets.csv, lengths_truncation.csv, lengths.md and lengths.png")
+        p.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="folder for lengths_buckets.csv, lengths_truncation.csv, lengths.md and lengths.png",
+        )
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -187,18 +236,27 @@ class analyze_lengths_cmd:
         buckets, trunc = bucket_table(lengths, high), truncation_table(lengths, high)
 
         source = ", ".join(str(p) for p in paths)
-        stats = (f"{len(records)} articles, {int(high.sum())} high scorers (weighted average >= {args.high_threshold:g}); "
-                 f"tokens ({args.tokenizer}): median {int(np.median(lengths)) if len(lengths) else 0}, "
-                 f"p90 {int(np.percentile(lengths, 90)) if len(lengths) else 0}, max {int(lengths.max()) if len(lengths) else 0}")
-        md = (f"# Article lengths: {spec.ref}\n\n{source}\n\n{stats}\n\n"
-              f"## (a) Length buckets\n\n{markdown_table(buckets, BUCKET_HEADERS)}\n\n"
-              f"## (b) High scorers cut by truncation\n\n{markdown_table(trunc, TRUNC_HEADERS)}\n")
+        stats = (
+            f"{len(records)} articles, {int(high.sum())} high scorers (weighted average >= {args.high_threshold:g}); "
+            f"tokens ({args.tokenizer}): median {int(np.median(lengths)) if len(lengths) else 0}, "
+            f"p90 {int(np.percentile(lengths, 90)) if len(lengths) else 0}, max {int(lengths.max()) if len(lengths) else 0}"
+        )
+        md = (
+            f"# Article lengths: {spec.ref}\n\n{source}\n\n{stats}\n\n"
+            f"## (a) Length buckets\n\n{markdown_table(buckets, BUCKET_HEADERS)}\n\n"
+            f"## (b) High scorers cut by truncation\n\n{markdown_table(trunc, TRUNC_HEADERS)}\n"
+        )
         print(md)
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)
             write_csv(args.out / "lengths_buckets.csv", buckets)
             write_csv(args.out / "lengths_truncation.csv", trunc)
             (args.out / "lengths.md").write_text(md, encoding="utf-8")
-            plot(buckets, trunc, args.out / "lengths.png", title=f"{spec.ref}: {len(records)} articles, {args.tokenizer} tokens")
+            plot(
+                buckets,
+                trunc,
+                args.out / "lengths.png",
+                title=f"{spec.ref}: {len(records)} articles, {args.tokenizer} tokens",
+            )
             print(f"written to {args.out}/ (lengths_buckets.csv, lengths_truncation.csv, lengths.md, lengths.png)")
         return 0

@@ -12,19 +12,20 @@ import numpy as np
 import torch
 import torchmetrics.functional as tmf
 
+from distillery.runtime.scoring import aggregate
+
 if TYPE_CHECKING:
     from distillery.filters.spec import FilterSpec
 
 
 def aggregate_views(pred: torch.Tensor, article: torch.Tensor, how: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-article predictions from per-view ones. Returns (articles sorted, predictions)."""
+    """Per-article predictions from per-view ones. Returns (articles sorted, predictions).
+
+    The torch face of :func:`distillery.runtime.scoring.aggregate` (the one implementation):
+    ``article`` holds any article ids; they are mapped to 0..n-1 in sorted order. No gradient."""
     ids, inverse = torch.unique(article, sorted=True, return_inverse=True)
-    out = torch.zeros((len(ids), pred.shape[1]), dtype=pred.dtype)
-    if how == "max":
-        out = out.fill_(-torch.inf).scatter_reduce(0, inverse[:, None].expand_as(pred), pred, "amax")
-    else:
-        out = out.index_add(0, inverse, pred) / torch.bincount(inverse)[:, None].to(pred.dtype)
-    return ids, out
+    out = aggregate(pred.detach().cpu().double().numpy(), inverse.cpu().numpy(), len(ids), how)
+    return ids, torch.as_tensor(out, dtype=pred.dtype, device=pred.device)
 
 
 def regression_metrics(pred: Any, true: Any, spec: FilterSpec) -> dict[str, float]:
@@ -66,15 +67,23 @@ def tier_report(pred_wa: Any, true_wa: Any, spec: FilterSpec) -> dict[str, Any]:
     per: dict[str, dict[str, float]] = {}
     for i, name in enumerate(names):
         predicted, actual = cm[:, i].sum(), cm[i, :].sum()
-        per[name] = {"precision": float(cm[i, i] / predicted) if predicted else float("nan"),
-                     "recall": float(cm[i, i] / actual) if actual else float("nan"),
-                     "support": int(actual), "predicted": int(predicted)}
-    return {"tiers": names, "confusion": cm.tolist(), "per_tier": per,
-            "accuracy": float(np.trace(cm) / cm.sum()) if cm.sum() else float("nan")}
+        per[name] = {
+            "precision": float(cm[i, i] / predicted) if predicted else float("nan"),
+            "recall": float(cm[i, i] / actual) if actual else float("nan"),
+            "support": int(actual),
+            "predicted": int(predicted),
+        }
+    return {
+        "tiers": names,
+        "confusion": cm.tolist(),
+        "per_tier": per,
+        "accuracy": float(np.trace(cm) / cm.sum()) if cm.sum() else float("nan"),
+    }
 
 
-def ranking_metrics(pred_wa: Any, true_wa: Any, spec: FilterSpec, ks: Any = (10, 25, 50, 100),
-                    relevant_tier: str | None = None) -> dict[str, Any]:
+def ranking_metrics(
+    pred_wa: Any, true_wa: Any, spec: FilterSpec, ks: Any = (10, 25, 50, 100), relevant_tier: str | None = None
+) -> dict[str, Any]:
     """Needle-filter retrieval quality of the weighted average.
 
     Articles are ranked by predicted weighted average. *Relevant* articles are those whose
@@ -90,8 +99,12 @@ def ranking_metrics(pred_wa: Any, true_wa: Any, spec: FilterSpec, ks: Any = (10,
     relevant = t >= threshold
     order = np.argsort(-p, kind="stable")
     ideal = np.sort(t)[::-1]
-    out: dict[str, Any] = {"relevant_tier": tier, "relevant_threshold": float(threshold), "n": int(len(p)),
-                           "n_relevant": int(relevant.sum())}
+    out: dict[str, Any] = {
+        "relevant_tier": tier,
+        "relevant_threshold": float(threshold),
+        "n": int(len(p)),
+        "n_relevant": int(relevant.sum()),
+    }
     disc = 1.0 / np.log2(np.arange(2, len(p) + 2))
     for k in sorted({int(k) for k in ks if int(k) > 0}):
         kk = min(k, len(p))

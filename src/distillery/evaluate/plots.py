@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +20,7 @@ def _plt():
 
 
 def pred_vs_true(pred: np.ndarray, true: np.ndarray, names: Sequence[str], out: Path, title: str = "") -> Path:
-    plt = _plt()
+    plt = pyplot()
     n = len(names)
     cols = min(3, n)
     rows = math.ceil(n / cols)
@@ -29,7 +30,13 @@ def pred_vs_true(pred: np.ndarray, true: np.ndarray, names: Sequence[str], out: 
         ax.scatter(true[:, j], pred[:, j], s=6, alpha=0.5)
         ax.plot([0, 10], [0, 10], "k--", lw=0.8)
         mae = float(np.abs(pred[:, j] - true[:, j]).mean())
-        ax.set(title=f"{name}\nMAE {mae:.3f}", xlabel="oracle (true)", ylabel="student (predicted)", xlim=(0, 10), ylim=(0, 10))
+        ax.set(
+            title=f"{name}\nMAE {mae:.3f}",
+            xlabel="oracle (true)",
+            ylabel="student (predicted)",
+            xlim=(0, 10),
+            ylim=(0, 10),
+        )
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].axis("off")
     fig.suptitle(title)
@@ -40,7 +47,7 @@ def pred_vs_true(pred: np.ndarray, true: np.ndarray, names: Sequence[str], out: 
 
 
 def loss_curve(history: Sequence[dict], out: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = [h["epoch"] for h in history]
     for key, label in (("train_loss", "train loss (MSE-scale)"), ("val_loss", "val loss"), ("val_mae", "val MAE")):
@@ -54,7 +61,7 @@ def loss_curve(history: Sequence[dict], out: Path) -> Path:
 
 
 def _grid(n: int):
-    plt = _plt()
+    plt = pyplot()
     cols = min(3, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
@@ -79,12 +86,21 @@ def distributions(pred: np.ndarray, true: np.ndarray, names: Sequence[str], out:
     return out
 
 
-def calibration_curve(raw: np.ndarray, calibrated: np.ndarray | None, true: np.ndarray, names: Sequence[str], out: Path,
-                      title: str = "", n_bins: int = 10) -> Path:
+def calibration_curve(
+    raw: np.ndarray,
+    calibrated: np.ndarray | None,
+    true: np.ndarray,
+    names: Sequence[str],
+    out: Path,
+    title: str = "",
+    n_bins: int = 10,
+) -> Path:
     """Reliability curve per dimension: mean oracle score per bin of predicted score."""
     plt, fig, axes = _grid(len(names))
     edges = np.linspace(0, 10, n_bins + 1)
-    series = [("raw", np.clip(raw, 0, 10))] + ([("calibrated", np.clip(calibrated, 0, 10))] if calibrated is not None else [])
+    series = [("raw", np.clip(raw, 0, 10))] + (
+        [("calibrated", np.clip(calibrated, 0, 10))] if calibrated is not None else []
+    )
     for j, (ax, name) in enumerate(zip(axes, names)):
         for label, p in series:
             b = np.clip(np.digitize(p[:, j], edges) - 1, 0, n_bins - 1)
@@ -101,9 +117,15 @@ def calibration_curve(raw: np.ndarray, calibrated: np.ndarray | None, true: np.n
     return out
 
 
-def error_vs_uncertainty(uncertainty: np.ndarray, abs_err: np.ndarray, flagged: np.ndarray, out: Path,
-                         xlabel: str = "uncertainty", title: str = "") -> Path:
-    plt = _plt()
+def error_vs_uncertainty(
+    uncertainty: np.ndarray,
+    abs_err: np.ndarray,
+    flagged: np.ndarray,
+    out: Path,
+    xlabel: str = "uncertainty",
+    title: str = "",
+) -> Path:
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(uncertainty[~flagged], abs_err[~flagged], s=8, alpha=0.5, label="not flagged")
     ax.scatter(uncertainty[flagged], abs_err[flagged], s=8, alpha=0.7, label="flagged for review")

@@ -8,14 +8,17 @@ per-view outputs -> per-article aggregation. Only the tokenizer object (transfor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from distillery.errors import DistilleryError
-from distillery.runtime.manifest import MANIFEST
+from distillery.rundir import RunDir
+from distillery.runtime.context import ContextStrategy, special_tokens
+from distillery.runtime.manifest import ExportDir
 from distillery.runtime.scoring import aggregate, length_sorted_batches
 
 
@@ -39,8 +42,6 @@ class TorchPredictor:
         self.spec, self.strategy = scorer.spec, scorer.strategy
 
     def content_ids(self, articles: Sequence[dict]) -> list[list[int]]:
-        from distillery.runtime.context import ContextStrategy
-
         texts = [ContextStrategy.text_of(a) for a in articles]
         return list(self.scorer.tokenizer(texts, add_special_tokens=False)["input_ids"])
 
@@ -56,8 +57,6 @@ class TorchPredictor:
         return out
 
     def predict(self, articles: Sequence[dict]) -> Predictions:
-        from distillery.runtime.context import special_tokens
-
         tok = self.scorer.tokenizer
         prefix, suffix = special_tokens(tok)
         all_ids = self.content_ids(articles)
@@ -69,9 +68,10 @@ class TorchPredictor:
 
 
 class OnnxPredictor:
-    def __init__(self, export_dir: str | Path, variant: str = "int8", threads: int | None = None,
-                 batch_size: int | None = None):
-        from distillery.runtime.onnx_scorer import OnnxScorer
+    def __init__(
+        self, export_dir: str | Path, variant: str = "int8", threads: int | None = None, batch_size: int | None = None
+    ):
+        from distillery.runtime.onnx_scorer import OnnxScorer  # onnxruntime
 
         self.runtime = OnnxScorer(export_dir, variant, threads=threads, batch_size=batch_size, calibrated=False)
         self.spec, self.strategy = self.runtime.spec, self.runtime.strategy
@@ -82,15 +82,15 @@ class OnnxPredictor:
 
 
 def is_export_dir(path: Path) -> bool:
-    return (Path(path) / MANIFEST).is_file()
+    return ExportDir(path).is_export()
 
 
 def run_dir_of(path: str | Path) -> Path | None:
     """The training run dir a checkpoint (or run dir) belongs to, if it is in one."""
     p = Path(path)
-    if (p / "checkpoint" / "distillery.json").is_file():
+    if (p / RunDir.CHECKPOINT / RunDir.CHECKPOINT_META).is_file():
         return p
-    if (p / "distillery.json").is_file() and (p.parent / "config.yaml").is_file():
+    if (p / RunDir.CHECKPOINT_META).is_file() and RunDir(p.parent).is_run():
         return p.parent
     return None
 
@@ -104,8 +104,9 @@ def artifact_dir(path: str | Path) -> Path:
     return run_dir_of(p) or p
 
 
-def load_predictor(target: str | Path, variant: str = "int8", threads: int | None = None,
-                   batch_size: int | None = None) -> Any:
+def load_predictor(
+    target: str | Path, variant: str = "int8", threads: int | None = None, batch_size: int | None = None
+) -> Any:
     """A predictor for a run dir, checkpoint dir or export dir (``batch_size`` None: 16 for
     PyTorch, the export's own choice for ONNX)."""
     p = Path(target)
@@ -113,6 +114,6 @@ def load_predictor(target: str | Path, variant: str = "int8", threads: int | Non
         raise DistilleryError(f"{p}: no such file or folder")
     if is_export_dir(p):
         return OnnxPredictor(p, variant, threads=threads, batch_size=batch_size)
-    from distillery.models.checkpoint import load_checkpoint
+    from distillery.models.checkpoint import load_checkpoint  # torch, transformers
 
     return TorchPredictor(load_checkpoint(p), batch_size=batch_size or 16, threads=threads)

@@ -23,11 +23,22 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+
+from distillery.evaluate.predict import TorchPredictor
+from distillery.evaluate.records import parity_records
+from distillery.export.onnx_export import merge_lora
+from distillery.rundir import versions, write_json
+from distillery.runtime.manifest import ExportDir, load_manifest
+from distillery.runtime.onnx_scorer import OnnxScorer
+from distillery.runtime.scoring import length_sorted_batches
 
 
-def _views_of_length(content: list[list[int]], prefix: list[int], suffix: list[int], length: int, n: int) -> list[list[int]]:
+def _views_of_length(
+    content: list[list[int]], prefix: list[int], suffix: list[int], length: int, n: int
+) -> list[list[int]]:
     pool = [t for ids in content for t in ids]
     body = length - len(prefix) - len(suffix)
     if not pool or body <= 0:
@@ -72,15 +83,14 @@ def _profile_ort(scorer: Any, views: list[list[int]], model: Path) -> dict[str, 
 
     import onnxruntime as ort
 
-    from distillery.runtime.scoring import length_sorted_batches
-
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads, opts.inter_op_num_threads = int(scorer.threads or 0), 1
     opts.enable_profiling = True
     opts.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
-    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"],
-                                disabled_optimizers=_disabled(scorer.manifest, "int8"))
+    sess = ort.InferenceSession(
+        str(model), opts, providers=["CPUExecutionProvider"], disabled_optimizers=_disabled(scorer.manifest, "int8")
+    )
     for _, ids, mask in length_sorted_batches(views, scorer.batch_size, scorer.pad_id):
         sess.run(["scores"], {"input_ids": ids, "attention_mask": mask})
     path = sess.end_profiling()
@@ -106,11 +116,21 @@ def _top(ops: dict[str, float], top: int = 8) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in items[:top]) + f", other {rest:.1f}; total {total:.1f}"
 
 
-def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), n: int = 16, batch_size: int = 8,
-                  threads: int = 2, backends: Sequence[str] = ("pytorch", "onnx-fp32", "onnx-int8"),
-                  data: str | None = None, repeats: int = 1, batch_tokens: int = 8192,
-                  natural: bool = True, scorer: Any = None, profile: bool = False,
-                  compare: dict[str, Path] | None = None) -> dict[str, Any]:
+def run_benchmark(
+    export_dir: Path,
+    lengths: Sequence[int] = (512, 1024, 2048),
+    n: int = 16,
+    batch_size: int = 8,
+    threads: int = 2,
+    backends: Sequence[str] = ("pytorch", "onnx-fp32", "onnx-int8"),
+    data: str | None = None,
+    repeats: int = 1,
+    batch_tokens: int = 8192,
+    natural: bool = True,
+    scorer: Any = None,
+    profile: bool = False,
+    compare: dict[str, Path] | None = None,
+) -> dict[str, Any]:
     """Time every backend on the same inputs; ``scorer``: the source checkpoint already loaded
     (it is deep-copied before its LoRA is merged). ``compare``: other INT8 ONNX files of the same
     model (label -> path, e.g. an earlier export's), timed as backends ``onnx-int8:<label>``
@@ -118,19 +138,16 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
     import onnxruntime as ort
     import torch
 
-    from distillery.evaluate.predict import TorchPredictor
-    from distillery.runtime.manifest import load_manifest
-    from distillery.export.onnx_export import merge_lora
-    from distillery.export.pipeline import _records_for_parity
-    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.models.checkpoint import load_checkpoint
-    from distillery.rundir import versions, write_json
 
     export_dir = Path(export_dir)
     m = load_manifest(export_dir)
     torch.set_num_threads(int(threads))
-    rt = {v: OnnxScorer(export_dir, v, threads=threads, batch_size=batch_size) for v in ("fp32", "int8")
-          if f"onnx-{v}" in backends}
+    rt = {
+        v: OnnxScorer(export_dir, v, threads=threads, batch_size=batch_size)
+        for v in ("fp32", "int8")
+        if f"onnx-{v}" in backends
+    }
     files = {v: export_dir / m["models"][v]["file"] for v in rt}
     backends = list(backends)
     for label, path in (compare or {}).items():
@@ -139,19 +156,21 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = int(threads)
-        r.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
-                                         disabled_optimizers=_disabled(m, "int8"))
+        r.session = ort.InferenceSession(
+            str(path), opts, providers=["CPUExecutionProvider"], disabled_optimizers=_disabled(m, "int8")
+        )
         rt[f"int8:{label}"], files[f"int8:{label}"] = r, Path(path)
         backends.append(f"onnx-int8:{label}")
     any_rt = next(iter(rt.values())) if rt else OnnxScorer(export_dir, "int8", threads=threads)
     spec = any_rt.spec
     run = Path(m["source"]["run_dir"]) if m["source"].get("run_dir") else Path(m["source"]["checkpoint"])
-    records, desc = _records_for_parity(run, spec, data, max(n, 64))
+    records, desc = parity_records(run, spec, data, max(n, 64))
     content = any_rt.content_ids(records)
     torch_pred = lora_pred = None
     if "pytorch-lora" in backends:
-        lora_pred = TorchPredictor(scorer if scorer is not None else load_checkpoint(m["source"]["checkpoint"]),
-                                   batch_size=batch_size)
+        lora_pred = TorchPredictor(
+            scorer if scorer is not None else load_checkpoint(m["source"]["checkpoint"]), batch_size=batch_size
+        )
     if "pytorch" in backends:
         if scorer is not None:
             import copy
@@ -181,11 +200,24 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
         bs = max(1, min(batch_size, batch_tokens // int(L)))
         for b in backends:
             run_views(b, views[:bs], bs)  # warm-up
-            secs, cpu = _time(lambda: run_views(b, views, bs), repeats)
-            rows.append({"length": int(L), "backend": b, "n": n, "batch_size": bs, "seconds": secs,
-                         "ms_per_article": 1000 * secs / n, "articles_per_s": n / secs, "cpu_ms_per_article": 1000 * cpu / n})
-            print(f"L={L:5d} {b:14s} batch {bs:2d}: {1000 * secs / n:9.1f} ms/article  {n / secs:8.2f} articles/s  "
-                  f"(CPU {1000 * cpu / n:.1f} ms/article)", flush=True)
+            secs, cpu = _time(lambda: run_views(b, views, bs), repeats)  # noqa: B023 - called at once, inside the loop
+            rows.append(
+                {
+                    "length": int(L),
+                    "backend": b,
+                    "n": n,
+                    "batch_size": bs,
+                    "seconds": secs,
+                    "ms_per_article": 1000 * secs / n,
+                    "articles_per_s": n / secs,
+                    "cpu_ms_per_article": 1000 * cpu / n,
+                }
+            )
+            print(
+                f"L={L:5d} {b:14s} batch {bs:2d}: {1000 * secs / n:9.1f} ms/article  {n / secs:8.2f} articles/s  "
+                f"(CPU {1000 * cpu / n:.1f} ms/article)",
+                flush=True,
+            )
         if profile:
             prof = profiles[str(L)] = {}
             if torch_pred is not None:
@@ -194,7 +226,7 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
                 if v.startswith("int8"):
                     prof[f"onnx-{v}"] = _profile_ort(rt[v], views, files[v])
     if natural:
-        nat = records[:n * 4]
+        nat = records[: n * 4]
         for b in backends:
             if b.startswith("pytorch"):
                 p = torch_pred if b == "pytorch" else lora_pred
@@ -207,29 +239,50 @@ def run_benchmark(export_dir: Path, lengths: Sequence[int] = (512, 1024, 2048), 
             fn() if len(nat) <= 16 else None
             secs, cpu = _time(fn, repeats)
             bsz = batch_size if b.startswith("pytorch") else rt[b.split("-", 1)[1]].batch_size
-            rows.append({"length": "natural", "backend": b, "n": len(nat), "batch_size": bsz, "seconds": secs,
-                         "ms_per_article": 1000 * secs / len(nat), "articles_per_s": len(nat) / secs,
-                         "cpu_ms_per_article": 1000 * cpu / len(nat)})
-            print(f"natural ({m['context_strategy']['kind']} {m['context_strategy']['max_tokens']}) {b:10s}: "
-                  f"{1000 * secs / len(nat):9.1f} ms/article  {len(nat) / secs:8.2f} articles/s", flush=True)
+            rows.append(
+                {
+                    "length": "natural",
+                    "backend": b,
+                    "n": len(nat),
+                    "batch_size": bsz,
+                    "seconds": secs,
+                    "ms_per_article": 1000 * secs / len(nat),
+                    "articles_per_s": len(nat) / secs,
+                    "cpu_ms_per_article": 1000 * cpu / len(nat),
+                }
+            )
+            print(
+                f"natural ({m['context_strategy']['kind']} {m['context_strategy']['max_tokens']}) {b:10s}: "
+                f"{1000 * secs / len(nat):9.1f} ms/article  {len(nat) / secs:8.2f} articles/s",
+                flush=True,
+            )
     for r in rows:
         base = next((x for x in rows if x["length"] == r["length"] and x["backend"] == "pytorch"), None)
         r["speedup_vs_pytorch"] = base["seconds"] / base["n"] / (r["seconds"] / r["n"]) if base else None
         r["cpu_speedup_vs_pytorch"] = base["cpu_ms_per_article"] / r["cpu_ms_per_article"] if base else None
     result = {
-        "export": str(export_dir), "model": m.get("base_model", {}).get("name"), "filter": m.get("filter"),
-        "int8_config": m.get("parity", {}).get("int8_config"), "threads": int(threads),
-        "torch_threads": torch.get_num_threads(), "ort_intra_op_threads": int(threads),
-        "ort_graph_optimization": "ORT_ENABLE_ALL", "cpu": _cpu(), "cores": _cores(), "data": desc,
+        "export": str(export_dir),
+        "model": m.get("base_model", {}).get("name"),
+        "filter": m.get("filter"),
+        "int8_config": m.get("parity", {}).get("int8_config"),
+        "threads": int(threads),
+        "torch_threads": torch.get_num_threads(),
+        "ort_intra_op_threads": int(threads),
+        "ort_graph_optimization": "ORT_ENABLE_ALL",
+        "cpu": _cpu(),
+        "cores": _cores(),
+        "data": desc,
         "versions": {k: v for k, v in versions().items() if k in ("torch", "onnxruntime", "transformers", "python")},
-        "ort_providers": ort.get_available_providers(), "rows": rows, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "ort_providers": ort.get_available_providers(),
+        "rows": rows,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "graph_optimization": m.get("models", {}).get("fp32", {}).get("graph_optimization"),
     }
     if profiles:
         result["profile_ms_per_article"] = profiles
-    write_json(export_dir / "benchmark.json", result)
-    (export_dir / "benchmark.md").write_text(markdown(result))
+    write_json(export_dir / ExportDir.BENCHMARK, result)
+    (export_dir / ExportDir.BENCHMARK_MD).write_text(markdown(result))
     print(markdown(result))
     return result
 
@@ -249,17 +302,22 @@ def _cores() -> int:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    L = [f"Benchmark of `{res['export']}` ({res['model']}, {res['filter']}; INT8 `{res['int8_config']}`), "
-         f"{res['threads']} threads for every backend (torch {res['torch_threads']}, ORT intra-op {res['ort_intra_op_threads']}), "
-         f"{res['cpu']} ({res['cores']} cores visible), torch {res['versions'].get('torch')}, onnxruntime "
-         f"{res['versions'].get('onnxruntime')}; load average {_load(res)}.", "",
-         "| context | backend | batch | ms/article | articles/s | vs PyTorch FP32 | CPU ms/article | CPU vs PyTorch |",
-         "|---|---|---|---|---|---|---|---|"]
+    L = [
+        f"Benchmark of `{res['export']}` ({res['model']}, {res['filter']}; INT8 `{res['int8_config']}`), "
+        f"{res['threads']} threads for every backend (torch {res['torch_threads']}, ORT intra-op {res['ort_intra_op_threads']}), "
+        f"{res['cpu']} ({res['cores']} cores visible), torch {res['versions'].get('torch')}, onnxruntime "
+        f"{res['versions'].get('onnxruntime')}; load average {_load(res)}.",
+        "",
+        "| context | backend | batch | ms/article | articles/s | vs PyTorch FP32 | CPU ms/article | CPU vs PyTorch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in res["rows"]:
         sp = f"{r['speedup_vs_pytorch']:.2f}x" if r.get("speedup_vs_pytorch") else "–"
         csp = f"{r['cpu_speedup_vs_pytorch']:.2f}x" if r.get("cpu_speedup_vs_pytorch") else "–"
-        L.append(f"| {r['length']} | {r['backend']} | {r['batch_size']} | {r['ms_per_article']:.1f} | "
-                 f"{r['articles_per_s']:.2f} | {sp} | {r.get('cpu_ms_per_article', float('nan')):.1f} | {csp} |")
+        L.append(
+            f"| {r['length']} | {r['backend']} | {r['batch_size']} | {r['ms_per_article']:.1f} | "
+            f"{r['articles_per_s']:.2f} | {sp} | {r.get('cpu_ms_per_article', float('nan')):.1f} | {csp} |"
+        )
     for length, backends in (res.get("profile_ms_per_article") or {}).items():
         L += ["", f"Where the time goes at {length} tokens (ms/article, one profiled pass):", ""]
         for b, ops in backends.items():

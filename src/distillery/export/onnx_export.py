@@ -34,8 +34,13 @@ def merge_lora(model: Any) -> dict[str, Any]:
     cfg = backbone.peft_config.get("default") if hasattr(backbone, "peft_config") else None
     info = {}
     if cfg is not None:
-        info = {"r": cfg.r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout,
-                "target_modules": sorted(cfg.target_modules) if cfg.target_modules else None, "merged": True}
+        info = {
+            "r": cfg.r,
+            "alpha": cfg.lora_alpha,
+            "dropout": cfg.lora_dropout,
+            "target_modules": sorted(cfg.target_modules) if cfg.target_modules else None,
+            "merged": True,
+        }
     model.backbone = backbone.merge_and_unload()
     return info
 
@@ -76,8 +81,9 @@ def set_attention(backbone: Any, impl: str) -> str | None:
     return before
 
 
-def export_fp32(model: Any, out: Path, exporter: str = "torchscript", opset: int | None = None,
-                attention: str | None = "eager") -> dict[str, Any]:
+def export_fp32(
+    model: Any, out: Path, exporter: str = "torchscript", opset: int | None = None, attention: str | None = "eager"
+) -> dict[str, Any]:
     """Export a merged Regressor to ``out`` (FP32 ONNX). Returns export facts for the manifest.
 
     ``attention="eager"`` exports attention as plain MatMul / Add(mask) / Softmax / MatMul: the
@@ -109,27 +115,52 @@ def _export(model: Any, out: Path, exporter: str, opset: int | None) -> dict[str
         warnings.simplefilter("ignore")
         if exporter == "torchscript":
             opset = opset or 17
-            torch.onnx.export(wrapper, (ids, mask), str(out), input_names=["input_ids", "attention_mask"],
-                              output_names=["scores"], opset_version=opset, dynamo=False, do_constant_folding=True,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                            "attention_mask": {0: "batch", 1: "sequence"}, "scores": {0: "batch"}})
+            torch.onnx.export(
+                wrapper,
+                (ids, mask),
+                str(out),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["scores"],
+                opset_version=opset,
+                dynamo=False,
+                do_constant_folding=True,
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    "scores": {0: "batch"},
+                },
+            )
         else:
             from torch.export import Dim
 
             opset = opset or 18
             batch, seq = Dim("batch"), Dim("sequence")
-            prog = torch.onnx.export(wrapper, (ids, mask), input_names=["input_ids", "attention_mask"],
-                                     output_names=["scores"], opset_version=opset, dynamo=True,
-                                     dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}})
-            prog.save(str(out), external_data=False) if _param_bytes(model) < TWO_GB else prog.save(str(out), external_data=True)
+            prog = torch.onnx.export(
+                wrapper,
+                (ids, mask),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["scores"],
+                opset_version=opset,
+                dynamo=True,
+                dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+            )
+            prog.save(str(out), external_data=False) if _param_bytes(model) < TWO_GB else prog.save(
+                str(out), external_data=True
+            )
     seconds = time.perf_counter() - t0
     proto = onnx.load(str(out), load_external_data=True)
     if exporter == "dynamo":  # quantize_dynamic's shape inference chokes on the dynamo exporter's value_info
         del proto.graph.value_info[:]
     external = _param_bytes(model) >= TWO_GB
     save_onnx(proto, out, external)
-    return {"exporter": exporter, "opset": opset, "export_seconds": round(seconds, 2), "external_data": external,
-            "torch_version": torch.__version__, "onnx_version": onnx.__version__}
+    return {
+        "exporter": exporter,
+        "opset": opset,
+        "export_seconds": round(seconds, 2),
+        "external_data": external,
+        "torch_version": torch.__version__,
+        "onnx_version": onnx.__version__,
+    }
 
 
 def _param_bytes(model: Any) -> int:
@@ -144,8 +175,14 @@ def save_onnx(proto: Any, out: Path, external: bool) -> list[Path]:
     if data.exists():
         data.unlink()
     if external:
-        onnx.save_model(proto, str(out), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=data.name, size_threshold=1024)
+        onnx.save_model(
+            proto,
+            str(out),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data.name,
+            size_threshold=1024,
+        )
         return [out, data]
     onnx.save_model(proto, str(out))
     return [out]

@@ -34,8 +34,14 @@ from pathlib import Path
 from typing import Any
 
 # architectures with a transformer-optimizer recipe; all are bidirectional encoders
-RECIPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "distilbert": "bert", "mpnet": "bert",
-           "electra": "bert"}
+RECIPES = {
+    "bert": "bert",
+    "roberta": "bert",
+    "xlm-roberta": "bert",
+    "distilbert": "bert",
+    "mpnet": "bert",
+    "electra": "bert",
+}
 # auto: fused for encoders, eager for decoders | ai.onnx Attention | ORT contrib Attention (encoders) | as exported
 ATTENTION_MODES = ("auto", "fused", "ort", "eager")
 ATTENTION_OPSET = 23
@@ -59,11 +65,16 @@ def optimize_fp32(path: Path, config: Any, external_data: bool = False, attentio
     if attention == "auto":
         attention = "fused" if recipe else "eager"
     t0 = time.perf_counter()
-    facts: dict[str, Any] = {"applied": False, "attention": attention, "recipe": recipe,
-                             "session": {"disabled_optimizers": list(DISABLED_SESSION_OPTIMIZERS)}}
+    facts: dict[str, Any] = {
+        "applied": False,
+        "attention": attention,
+        "recipe": recipe,
+        "session": {"disabled_optimizers": list(DISABLED_SESSION_OPTIMIZERS)},
+    }
     if recipe:
-        facts["fused"] = _ort_transformer_fusions(path, config, recipe, external_data,
-                                                  fuse_attention=attention == "ort")
+        facts["fused"] = _ort_transformer_fusions(
+            path, config, recipe, external_data, fuse_attention=attention == "ort"
+        )
         facts["applied"] = True
     else:
         facts["reason"] = f"no transformer-optimizer recipe for model type {model_type!r}"
@@ -74,8 +85,11 @@ def optimize_fp32(path: Path, config: Any, external_data: bool = False, attentio
 
         proto = onnx.load(str(path), load_external_data=True)
         proto = version_converter.convert_version(proto, ATTENTION_OPSET)
-        n = fuse_attention(proto, maskless_branch=recipe is not None,
-                           num_heads=getattr(config, "num_attention_heads", None) if recipe else None)
+        n = fuse_attention(
+            proto,
+            maskless_branch=recipe is not None,
+            num_heads=getattr(config, "num_attention_heads", None) if recipe else None,
+        )
         facts["attention_fused"] = n
         if n:
             facts["opset"] = ATTENTION_OPSET
@@ -87,8 +101,9 @@ def optimize_fp32(path: Path, config: Any, external_data: bool = False, attentio
     return facts
 
 
-def _ort_transformer_fusions(path: Path, config: Any, recipe: str, external_data: bool,
-                             fuse_attention: bool) -> dict[str, int]:
+def _ort_transformer_fusions(
+    path: Path, config: Any, recipe: str, external_data: bool, fuse_attention: bool
+) -> dict[str, int]:
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -97,8 +112,15 @@ def _ort_transformer_fusions(path: Path, config: Any, recipe: str, external_data
     options.enable_skip_layer_norm = False
     logging.disable(logging.WARNING)
     try:
-        m = optimize_model(str(path), model_type=recipe, num_heads=int(config.num_attention_heads),
-                           hidden_size=int(config.hidden_size), opt_level=1, use_gpu=False, optimization_options=options)
+        m = optimize_model(
+            str(path),
+            model_type=recipe,
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+            opt_level=1,
+            use_gpu=False,
+            optimization_options=options,
+        )
         stats = {k: int(v) for k, v in m.get_fused_operator_statistics().items() if v}
         m.save_model_to_file(str(path), use_external_data_format=external_data)
     finally:
@@ -113,8 +135,9 @@ def _scalar(name: str, consts: dict[str, Any]) -> float | None:
     return float(np.asarray(arr).reshape(-1)[0]) if arr is not None and np.asarray(arr).size == 1 else None
 
 
-def fuse_attention(proto: Any, maskless_branch: bool = False, num_heads: int | None = None,
-                   mask_input: str = "attention_mask") -> int:
+def fuse_attention(
+    proto: Any, maskless_branch: bool = False, num_heads: int | None = None, mask_input: str = "attention_mask"
+) -> int:
     """Rewrite every eager attention subgraph of ``proto`` (in place) into an ai.onnx ``Attention``.
 
     The pattern is transformers' ``eager_attention_forward`` (shared by its encoders and decoders)::
@@ -212,8 +235,14 @@ def fuse_attention(proto: Any, maskless_branch: bool = False, num_heads: int | N
         if attr(sm, "axis", -1) not in (-1, 3):
             continue
         out, down = sm.output[0], []
-        while len(cons[out]) == 1 and out not in outputs and (
-                cons[out][0].op_type == "Identity" or (cons[out][0].op_type == "Cast" and attr(cons[out][0], "to") == FLOAT)):
+        while (
+            len(cons[out]) == 1
+            and out not in outputs
+            and (
+                cons[out][0].op_type == "Identity"
+                or (cons[out][0].op_type == "Cast" and attr(cons[out][0], "to") == FLOAT)
+            )
+        ):
             down.append(cons[out][0])
             out = cons[out][0].output[0]
         pv = cons[out][0] if len(cons[out]) == 1 and out not in outputs else None
@@ -262,25 +291,43 @@ def fuse_attention(proto: Any, maskless_branch: bool = False, num_heads: int | N
             key = f"{mask}@{seq_axis}"
             if key not in shared:
                 m = f"{base}_mask"
-                g.initializer.extend([helper.make_tensor(f"{m}_11", 7, [2], [1, 1]), helper.make_tensor(f"{m}_1", 7, [1], [1])])
-                new += [helper.make_node("Shape", [q], [f"{m}_q"], name=f"{m}_q", start=seq_axis, end=seq_axis + 1),
-                        helper.make_node("Concat", [f"{m}_11", f"{m}_q", f"{m}_1"], [f"{m}_shape"], name=f"{m}_shape", axis=0),
-                        helper.make_node("Expand", [mask, f"{m}_shape"], [f"{m}_4d"], name=f"{m}_expand")]
+                g.initializer.extend(
+                    [helper.make_tensor(f"{m}_11", 7, [2], [1, 1]), helper.make_tensor(f"{m}_1", 7, [1], [1])]
+                )
+                new += [
+                    helper.make_node("Shape", [q], [f"{m}_q"], name=f"{m}_q", start=seq_axis, end=seq_axis + 1),
+                    helper.make_node(
+                        "Concat", [f"{m}_11", f"{m}_q", f"{m}_1"], [f"{m}_shape"], name=f"{m}_shape", axis=0
+                    ),
+                    helper.make_node("Expand", [mask, f"{m}_shape"], [f"{m}_4d"], name=f"{m}_expand"),
+                ]
                 shared[key] = f"{m}_4d"
             inputs.append(shared[key])
         if maskless_branch and mask is not None:
             if "cond" not in shared:
                 g.initializer.append(helper.make_tensor("unpadded_one", 7, [], [1]))
-                new += [helper.make_node("ReduceMin", [mask_input], ["unpadded_min"], name="unpadded_min", keepdims=0),
-                        helper.make_node("Equal", ["unpadded_min", "unpadded_one"], ["unpadded"], name="unpadded")]
+                new += [
+                    helper.make_node("ReduceMin", [mask_input], ["unpadded_min"], name="unpadded_min", keepdims=0),
+                    helper.make_node("Equal", ["unpadded_min", "unpadded_one"], ["unpadded"], name="unpadded"),
+                ]
                 shared["cond"] = "unpadded"
             o1, o2 = f"{base}_unpadded", f"{base}_padded"
             n1 = helper.make_node("Attention", inputs[:3], [o1], name=o1, scale=float(scale), **heads)
             n2 = helper.make_node("Attention", inputs, [o2], name=o2, scale=float(scale), **heads)
-            branches = [helper.make_graph([n], o, [], [helper.make_tensor_value_info(o, FLOAT, None)])
-                        for n, o in ((n1, o1), (n2, o2))]
-            new.append(helper.make_node("If", [shared["cond"]], [result], name=f"{base}_If",
-                                        then_branch=branches[0], else_branch=branches[1]))
+            branches = [
+                helper.make_graph([n], o, [], [helper.make_tensor_value_info(o, FLOAT, None)])
+                for n, o in ((n1, o1), (n2, o2))
+            ]
+            new.append(
+                helper.make_node(
+                    "If",
+                    [shared["cond"]],
+                    [result],
+                    name=f"{base}_If",
+                    then_branch=branches[0],
+                    else_branch=branches[1],
+                )
+            )
         else:
             new.append(helper.make_node("Attention", inputs, [result], name=base, scale=float(scale), **heads))
         new_before[id(pv)] = new

@@ -27,17 +27,28 @@ from pathlib import Path
 from typing import Any
 
 from distillery.errors import DistilleryError
+from distillery.filters.spec import parse_spec
+from distillery.runtime.manifest import MANIFEST, ExportDir, load_manifest, sha256, verify_hashes
 
 VENDORED = (
     "errors.py",
     "filters/spec.py",
     "filters/prefilter.py",
-    *sorted(p.relative_to(Path(__file__).resolve().parents[1]).as_posix()
-            for p in (Path(__file__).resolve().parents[1] / "runtime").glob("*.py")),
+    *sorted(
+        p.relative_to(Path(__file__).resolve().parents[1]).as_posix()
+        for p in (Path(__file__).resolve().parents[1] / "runtime").glob("*.py")
+    ),
 )
 REQUIRES = ("onnxruntime>=1.23", "tokenizers>=0.15", "numpy>=1.24", "pyyaml>=6", "pydantic>=2.6")
-MODEL_FILES = ("model.int8.onnx", "model.int8.onnx.data", "tokenizer.json", "filter.yaml", "calibration.json",
-               "confidence.json", "MODEL_CARD.md")
+MODEL_FILES = (
+    ExportDir.INT8,
+    ExportDir.INT8_DATA,
+    ExportDir.TOKENIZER,
+    ExportDir.FILTER,
+    ExportDir.CALIBRATION,
+    ExportDir.CONFIDENCE,
+    ExportDir.CARD,
+)
 _IMPORT = re.compile(r"^(\s*)(from|import)\s+distillery(\.[\w.]+)?", re.MULTILINE)
 _PKG = Path(__file__).resolve().parents[1]  # src/distillery
 
@@ -65,42 +76,39 @@ def _record_hash(data: bytes) -> str:
 
 
 def _checked_manifest(export_dir: Path) -> dict[str, Any]:
-    from distillery.runtime.manifest import load_manifest, verify_hashes
-
     manifest = load_manifest(export_dir)
     problems = verify_hashes(export_dir, manifest)
     if problems:
-        raise DistilleryError(f"{export_dir}: refusing to package, files differ from the manifest: {'; '.join(problems)}")
+        raise DistilleryError(
+            f"{export_dir}: refusing to package, files differ from the manifest: {'; '.join(problems)}"
+        )
     return manifest
 
 
 def _model_folder(export_dir: Path, prefix: str, package: dict[str, Any]) -> dict[str, bytes]:
     """An export's shipped files under ``prefix`` + a manifest describing exactly them."""
-    from distillery.runtime.manifest import sha256
-
     manifest = _checked_manifest(export_dir)
     if "int8" not in manifest.get("models", {}) or "int8" not in manifest.get("parity", {}):
         raise DistilleryError(f"{export_dir}: no INT8 model that passed the parity gate")
     files = {f"{prefix}{f}": (export_dir / f).read_bytes() for f in MODEL_FILES if (export_dir / f).is_file()}
     pm: dict[str, Any] = {k: v for k, v in manifest.items() if k != "files"}
     pm["models"] = {"int8": manifest["models"]["int8"]}
-    pm["package"] = {**package, "export_manifest_sha256": sha256(export_dir / "manifest.json")}
-    pm["files"] = {p[len(prefix):]: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for p, b in files.items()}
-    files[f"{prefix}manifest.json"] = (json.dumps(pm, indent=2, default=str) + "\n").encode()
+    pm["package"] = {**package, "export_manifest_sha256": sha256(export_dir / MANIFEST)}
+    pm["files"] = {
+        p[len(prefix) :]: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for p, b in files.items()
+    }
+    files[f"{prefix}{MANIFEST}"] = (json.dumps(pm, indent=2, default=str) + "\n").encode()
     return files
 
 
 def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: str | None = None) -> Path:
     """A wheel from an export dir, or from a hybrid dir (``tune-hybrid``: both stages ship, each
     under ``model/stage1|stage2/``, with ``model/hybrid.json``)."""
-    from distillery.runtime.hybrid import HYBRID_FILE
-    from distillery.filters.spec import parse_spec
-
     export_dir, out = Path(export_dir), Path(out)
-    hybrid = (export_dir / HYBRID_FILE).is_file()
+    hybrid = (export_dir / ExportDir.HYBRID).is_file()
     if hybrid:
         _checked_manifest(export_dir)  # hybrid.json and both stages as tune-hybrid wrote them
-        config = json.loads((export_dir / HYBRID_FILE).read_text())
+        config = json.loads((export_dir / ExportDir.HYBRID).read_text())
         stages = {s: export_dir / config[s] for s in ("stage1", "stage2")}
     else:
         stages = {"": export_dir}
@@ -113,11 +121,13 @@ def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: s
     for sub, d in stages.items():
         files.update(_model_folder(d, f"{imp}/model/{sub + '/' if sub else ''}", package))
     if hybrid:
-        files[f"{imp}/model/{HYBRID_FILE}"] = (export_dir / HYBRID_FILE).read_bytes()
+        files[f"{imp}/model/{ExportDir.HYBRID}"] = (export_dir / ExportDir.HYBRID).read_bytes()
     int8 = {s or "model": _checked_manifest(d)["parity"].get("int8_config", "?") for s, d in stages.items()}
 
     # vendored distillery modules
-    files[f"{imp}/_distillery/__init__.py"] = b'"""distillery modules vendored by `distillery package` (do not edit)."""\n'
+    files[f"{imp}/_distillery/__init__.py"] = (
+        b'"""distillery modules vendored by `distillery package` (do not edit)."""\n'
+    )
     for rel in VENDORED:
         parts = rel.split("/")
         for i in range(1, len(parts)):
@@ -125,25 +135,43 @@ def build_wheel(export_dir: Path, out: Path, name: str | None = None, version: s
         files[f"{imp}/_distillery/{rel}"] = vendor_source(rel, imp).encode()
 
     # the API
-    kind = (f"two-stage hybrid: stage 2 only where stage 1's weighted average >= {config['threshold']:.4f}"
-            if hybrid else "one model")
-    fmt = {"ref": spec.ref, "n_dims": len(spec.dimensions), "kind": kind,
-           "int8_config": ", ".join(f"{k}: {v}" for k, v in int8.items()),
-           "import_name": imp, "version": version, "dimensions": spec.dimension_names}
+    kind = (
+        f"two-stage hybrid: stage 2 only where stage 1's weighted average >= {config['threshold']:.4f}"
+        if hybrid
+        else "one model"
+    )
+    fmt = {
+        "ref": spec.ref,
+        "n_dims": len(spec.dimensions),
+        "kind": kind,
+        "int8_config": ", ".join(f"{k}: {v}" for k, v in int8.items()),
+        "import_name": imp,
+        "version": version,
+        "dimensions": spec.dimension_names,
+    }
     tdir = Path(__file__).with_name("template")
     for t in ("__init__.py", "__main__.py"):
         files[f"{imp}/{t}"] = (tdir / f"{t}.tmpl").read_text(encoding="utf-8").format(**fmt).encode()
 
     # dist-info
     di = f"{imp}-{version}.dist-info"
-    docs = ([export_dir / "report.md"] if hybrid else []) + [d / "MODEL_CARD.md" for d in stages.values()]
+    docs = ([export_dir / ExportDir.REPORT] if hybrid else []) + [d / ExportDir.CARD for d in stages.values()]
     card = "\n\n".join(f.read_text(encoding="utf-8") for f in docs if f.is_file())
-    meta = ["Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}",
-            f"Summary: {spec.ref} article scorer (INT8 ONNX{' two-stage hybrid' if hybrid else ''}), generated by distillery",
-            "Requires-Python: >=3.10",
-            *[f"Requires-Dist: {r}" for r in REQUIRES], "Description-Content-Type: text/markdown", "", card]
+    meta = [
+        "Metadata-Version: 2.1",
+        f"Name: {dist}",
+        f"Version: {version}",
+        f"Summary: {spec.ref} article scorer (INT8 ONNX{' two-stage hybrid' if hybrid else ''}), generated by distillery",
+        "Requires-Python: >=3.10",
+        *[f"Requires-Dist: {r}" for r in REQUIRES],
+        "Description-Content-Type: text/markdown",
+        "",
+        card,
+    ]
     files[f"{di}/METADATA"] = "\n".join(meta).encode()
-    files[f"{di}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: distillery package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{di}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: distillery package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     files[f"{di}/top_level.txt"] = f"{imp}\n".encode()
     record = [f"{p},{_record_hash(b)},{len(b)}" for p, b in files.items()] + [f"{di}/RECORD,,"]
     files[f"{di}/RECORD"] = ("\n".join(record) + "\n").encode()

@@ -18,8 +18,9 @@ A failed gate is a non-zero exit of ``distillery export`` that prints these numb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +44,13 @@ def tokenizer_parity(hf_ids: Sequence[Sequence[int]], rt_ids: Sequence[Sequence[
 
 def fp32_parity(torch_raw: np.ndarray, onnx_raw: np.ndarray, atol: float) -> dict[str, Any]:
     d = np.abs(np.asarray(torch_raw, np.float64) - np.asarray(onnx_raw, np.float64))
-    return {"n": int(len(d)), "max_abs_diff": float(d.max()) if d.size else 0.0,
-            "mean_abs_diff": float(d.mean()) if d.size else 0.0, "atol": atol,
-            "passed": bool(d.size and d.max() <= atol)}
+    return {
+        "n": int(len(d)),
+        "max_abs_diff": float(d.max()) if d.size else 0.0,
+        "mean_abs_diff": float(d.mean()) if d.size else 0.0,
+        "atol": atol,
+        "passed": bool(d.size and d.max() <= atol),
+    }
 
 
 def _spearman_min(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,8 +63,9 @@ def _spearman_min(a: np.ndarray, b: np.ndarray) -> float:
     return min(vals) if vals else float("nan")
 
 
-def int8_check(spec: Any, calibration: Any, fp32_raw: np.ndarray, int8_raw: np.ndarray, true: np.ndarray,
-               gate: GateConfig) -> dict[str, Any]:
+def int8_check(
+    spec: Any, calibration: Any, fp32_raw: np.ndarray, int8_raw: np.ndarray, true: np.ndarray, gate: GateConfig
+) -> dict[str, Any]:
     """Task metrics of INT8 vs FP32 (final scores vs oracle labels) and whether the gate passes."""
     from distillery.runtime.scoring import finalize
 
@@ -73,14 +79,23 @@ def int8_check(spec: Any, calibration: Any, fp32_raw: np.ndarray, int8_raw: np.n
     diff = np.abs(np.asarray(int8_raw) - np.asarray(fp32_raw))
     out = {
         "n": int(len(true)),
-        "mae_fp32": mae32, "mae_int8": mae8, "mae_rel_change": (mae8 - mae32) / mae32 if mae32 else float("inf"),
-        "weighted_mae_fp32": wmae32, "weighted_mae_int8": wmae8,
+        "mae_fp32": mae32,
+        "mae_int8": mae8,
+        "mae_rel_change": (mae8 - mae32) / mae32 if mae32 else float("inf"),
+        "weighted_mae_fp32": wmae32,
+        "weighted_mae_int8": wmae8,
         "weighted_mae_rel_change": (wmae8 - wmae32) / wmae32 if wmae32 else float("inf"),
-        "tier_agreement": float((spec.tier_index(i8["weighted_average"]) == spec.tier_index(f32["weighted_average"])).mean()),
-        "max_abs_diff_vs_fp32": float(diff.max()), "mean_abs_diff_vs_fp32": float(diff.mean()),
+        "tier_agreement": float(
+            (spec.tier_index(i8["weighted_average"]) == spec.tier_index(f32["weighted_average"])).mean()
+        ),
+        "max_abs_diff_vs_fp32": float(diff.max()),
+        "mean_abs_diff_vs_fp32": float(diff.mean()),
         "min_spearman_vs_fp32": _spearman_min(np.asarray(int8_raw), np.asarray(fp32_raw)),
-        "spearman_weighted_average_vs_fp32": _spearman_min(i8["weighted_average"][:, None], f32["weighted_average"][:, None]),
-        "int8_mae_tol": gate.int8_mae_tol, "int8_min_spearman": gate.int8_min_spearman,
+        "spearman_weighted_average_vs_fp32": _spearman_min(
+            i8["weighted_average"][:, None], f32["weighted_average"][:, None]
+        ),
+        "int8_mae_tol": gate.int8_mae_tol,
+        "int8_min_spearman": gate.int8_min_spearman,
     }
     reasons = []
     if not out["mae_rel_change"] <= gate.int8_mae_tol:
@@ -88,16 +103,20 @@ def int8_check(spec: Any, calibration: Any, fp32_raw: np.ndarray, int8_raw: np.n
     if gate.int8_weighted_mae_tol is not None and not out["weighted_mae_rel_change"] <= gate.int8_weighted_mae_tol:
         reasons.append(f"weighted-average MAE +{out['weighted_mae_rel_change']:.2%} > {gate.int8_weighted_mae_tol:.2%}")
     if gate.int8_min_spearman is not None and not out["spearman_weighted_average_vs_fp32"] >= gate.int8_min_spearman:
-        reasons.append(f"Spearman(INT8, FP32) of the weighted average {out['spearman_weighted_average_vs_fp32']:.4f} "
-                       f"< {gate.int8_min_spearman}")
+        reasons.append(
+            f"Spearman(INT8, FP32) of the weighted average {out['spearman_weighted_average_vs_fp32']:.4f} "
+            f"< {gate.int8_min_spearman}"
+        )
     out["passed"] = not reasons
     out["failed_because"] = reasons
     return out
 
 
 def format_int8_row(name: str, r: dict[str, Any]) -> str:
-    return (f"{name:22s} MAE fp32 {r['mae_fp32']:.4f} int8 {r['mae_int8']:.4f} ({r['mae_rel_change']:+.2%}) | "
-            f"w-avg MAE {r['weighted_mae_rel_change']:+.2%} | max|d| {r['max_abs_diff_vs_fp32']:.4f} | "
-            f"Spearman w-avg {r['spearman_weighted_average_vs_fp32']:.4f} dims>={r['min_spearman_vs_fp32']:.4f} | tier agree {r['tier_agreement']:.3f} | "
-            + (f"batch-dependence {r['batch_invariance_max_diff']:.4f} | " if "batch_invariance_max_diff" in r else "")
-            + ("PASS" if r["passed"] else "FAIL: " + "; ".join(r["failed_because"])))
+    return (
+        f"{name:22s} MAE fp32 {r['mae_fp32']:.4f} int8 {r['mae_int8']:.4f} ({r['mae_rel_change']:+.2%}) | "
+        f"w-avg MAE {r['weighted_mae_rel_change']:+.2%} | max|d| {r['max_abs_diff_vs_fp32']:.4f} | "
+        f"Spearman w-avg {r['spearman_weighted_average_vs_fp32']:.4f} dims>={r['min_spearman_vs_fp32']:.4f} | tier agree {r['tier_agreement']:.3f} | "
+        + (f"batch-dependence {r['batch_invariance_max_diff']:.4f} | " if "batch_invariance_max_diff" in r else "")
+        + ("PASS" if r["passed"] else "FAIL: " + "; ".join(r["failed_because"]))
+    )

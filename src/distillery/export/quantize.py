@@ -79,13 +79,20 @@ def weight_matmuls(model: Any) -> list[tuple[str, int | None, bool]]:
     inits = {i.name for i in model.graph.initializer}
     consts = {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
     # weights may be transposed constants (torchscript exports keep Linear weights pre-transposed)
-    derived = {o for n in model.graph.node if n.op_type in ("Transpose", "Cast") and n.input and n.input[0] in inits | consts
-               for o in n.output}
+    derived = {
+        o
+        for n in model.graph.node
+        if n.op_type in ("Transpose", "Cast") and n.input and n.input[0] in inits | consts
+        for o in n.output
+    }
     weighted = inits | consts | derived
     rows = []
     for n in model.graph.node:
-        if (n.op_type in ("MatMul", "Gemm") or (n.op_type == "Attention" and n.domain == "com.microsoft")) \
-                and len(n.input) > 1 and n.input[1] in weighted:
+        if (
+            (n.op_type in ("MatMul", "Gemm") or (n.op_type == "Attention" and n.domain == "com.microsoft"))
+            and len(n.input) > 1
+            and n.input[1] in weighted
+        ):
             fused = _FUSED.match(n.name)
             layers = [fused.group(1)] if fused else _LAYER.findall(_scope(n))
             rows.append((n.name, int(layers[-1]) if layers else None, False))
@@ -107,8 +114,13 @@ def nodes_to_keep(model: Any, keep: tuple[str, ...]) -> list[str]:
             chosen |= set(layers[-int(k.split(":")[1]) :]) if layers else set()
     patterns = [k.split(":", 1)[1] for k in keep if k.startswith("match:")]
     scopes = {n.name: _scope(n) for n in model.graph.node} if patterns else {}
-    out = [name for name, layer, head in rows if (head and "head" in keep) or (layer is not None and layer in chosen)
-           or any(p in scopes.get(name, "") for p in patterns)]
+    out = [
+        name
+        for name, layer, head in rows
+        if (head and "head" in keep)
+        or (layer is not None and layer in chosen)
+        or any(p in scopes.get(name, "") for p in patterns)
+    ]
     return out
 
 
@@ -128,8 +140,12 @@ def quantize(fp32: Path, out: Path, config: Int8Config, external_data: bool = Fa
         _quantize(fp32, out, model, config, exclude, external_data)
     finally:
         logging.disable(logging.NOTSET)
-    return {**config.to_dict(), "weight_matmuls": n_weight_matmuls, "kept_fp32_nodes": exclude,
-            "quantize_seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        **config.to_dict(),
+        "weight_matmuls": n_weight_matmuls,
+        "kept_fp32_nodes": exclude,
+        "quantize_seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def _quantize(fp32: Path, out: Path, model: Any, config: Int8Config, exclude: list[str], external_data: bool) -> None:
@@ -140,18 +156,33 @@ def _quantize(fp32: Path, out: Path, model: Any, config: Int8Config, exclude: li
         # ORT's contrib Attention (weights inside the op) becomes QAttention; the ai.onnx Attention op
         # (no weights) is not the quantizer's business.
         contrib = any(n.op_type == "Attention" and n.domain == "com.microsoft" for n in model.graph.node)
-        quantize_dynamic(str(fp32), str(out), per_channel=config.per_channel, reduce_range=config.reduce_range,
-                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"] + (["Attention"] if contrib else []),
-                         nodes_to_exclude=exclude, use_external_data_format=external_data,
-                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT,
-                                        **config.extra})
+        quantize_dynamic(
+            str(fp32),
+            str(out),
+            per_channel=config.per_channel,
+            reduce_range=config.reduce_range,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"] + (["Attention"] if contrib else []),
+            nodes_to_exclude=exclude,
+            use_external_data_format=external_data,
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT, **config.extra},
+        )
     elif config.method == "blockwise":
         from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
-        wq = DefaultWeightOnlyQuantConfig(block_size=config.block_size, is_symmetric=True, accuracy_level=4,
-                                          bits=8, op_types_to_quantize=("MatMul",))
-        q = MatMulNBitsQuantizer(model, bits=8, block_size=config.block_size, is_symmetric=True, accuracy_level=4,
-                                 nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",), algo_config=wq)
+        wq = DefaultWeightOnlyQuantConfig(
+            block_size=config.block_size, is_symmetric=True, accuracy_level=4, bits=8, op_types_to_quantize=("MatMul",)
+        )
+        q = MatMulNBitsQuantizer(
+            model,
+            bits=8,
+            block_size=config.block_size,
+            is_symmetric=True,
+            accuracy_level=4,
+            nodes_to_exclude=exclude,
+            op_types_to_quantize=("MatMul",),
+            algo_config=wq,
+        )
         q.process()
         from distillery.export.onnx_export import save_onnx
 

@@ -18,8 +18,8 @@ to derive the INT8 graph; the FP32 export and the parity reference stay unsmooth
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
+from collections.abc import Sequence
+from typing import Any
 
 SMOOTHABLE = ("llama", "qwen2", "qwen3", "mistral")  # RMSNorm is x * weight (not Gemma's 1 + weight)
 
@@ -39,8 +39,9 @@ def supports_smoothing(backbone: Any) -> bool:
     return bool(_blocks(backbone))
 
 
-def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alpha: float = 0.5,
-                   batch_size: int = 4) -> dict[str, Any]:
+def smooth_decoder(
+    model: Any, views: Sequence[Sequence[int]], pad_id: int, alpha: float = 0.5, batch_size: int = 4
+) -> dict[str, Any]:
     """Smooth ``model`` (a merged Regressor) in place, calibrated on token ``views``."""
     import torch
 
@@ -48,7 +49,9 @@ def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alph
 
     blocks = _blocks(model.backbone)
     if not blocks:
-        raise ValueError("smoothing needs Llama-style decoder blocks (input/post_attention_layernorm, q/k/v, gate/up/down)")
+        raise ValueError(
+            "smoothing needs Llama-style decoder blocks (input/post_attention_layernorm, q/k/v, gate/up/down)"
+        )
     amax: dict[int, torch.Tensor] = {}
     hooks = []
 
@@ -56,6 +59,7 @@ def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alph
         def fn(_mod: Any, inputs: tuple) -> None:
             x = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(0).float()
             amax[key] = torch.maximum(amax[key], x) if key in amax else x
+
         return fn
 
     for i, b in enumerate(blocks):
@@ -79,8 +83,10 @@ def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alph
     with torch.no_grad():
         for i, b in enumerate(blocks):
             attn, mlp = b.self_attn, b.mlp
-            for norm, lins, key in ((b.input_layernorm, [attn.q_proj, attn.k_proj, attn.v_proj], 3 * i),
-                                    (b.post_attention_layernorm, [mlp.gate_proj, mlp.up_proj], 3 * i + 1)):
+            for norm, lins, key in (
+                (b.input_layernorm, [attn.q_proj, attn.k_proj, attn.v_proj], 3 * i),
+                (b.post_attention_layernorm, [mlp.gate_proj, mlp.up_proj], 3 * i + 1),
+            ):
                 s = scales(amax[key], lins)
                 norm.weight.div_(s.to(norm.weight.dtype))
                 for lin in lins:
@@ -92,5 +98,9 @@ def smooth_decoder(model: Any, views: Sequence[Sequence[int]], pad_id: int, alph
                 mlp.up_proj.bias.div_(s.to(mlp.up_proj.bias.dtype))
             mlp.down_proj.weight.mul_(s.to(mlp.down_proj.weight.dtype))
             ratios.append(float(amax[3 * i + 2].max() / amax[3 * i + 2].median().clamp(min=1e-8)))
-    return {"alpha": alpha, "blocks": len(blocks), "calibration_views": len(views),
-            "max_outlier_ratio_before": round(max(ratios), 1)}
+    return {
+        "alpha": alpha,
+        "blocks": len(blocks),
+        "calibration_views": len(views),
+        "max_outlier_ratio_before": round(max(ratios), 1),
+    }

@@ -25,8 +25,9 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,10 @@ def choose_threshold(stage1_wa: np.ndarray, positive: np.ndarray, reachable: np.
         raise DistilleryError("no article of the minimum tier or higher in the tuning data: nothing to protect")
     allowed = math.floor(fn_target * n_pos + 1e-9) - int((positive & ~reachable).sum())
     if allowed < 0:
-        raise DistilleryError(f"the prefilter alone misses {int((positive & ~reachable).sum())} of {n_pos} positives "
-                              f"(> fn target {fn_target:.2%}): no threshold can meet it")
+        raise DistilleryError(
+            f"the prefilter alone misses {int((positive & ~reachable).sum())} of {n_pos} positives "
+            f"(> fn target {fn_target:.2%}): no threshold can meet it"
+        )
     wa = np.sort(stage1_wa[positive & reachable])
     if allowed >= len(wa):
         return float("inf")
@@ -54,8 +57,15 @@ def positives(spec: Any, true: np.ndarray, min_tier: str) -> np.ndarray:
     return spec.tier_index(spec.weighted_average(true)) <= spec.tier_names.index(min_tier)
 
 
-def outcome(spec: Any, true: np.ndarray, stage1: list[dict], stage2: list[dict], threshold: float,
-            min_tier: str, fn_target: float | None = None) -> dict[str, Any]:
+def outcome(
+    spec: Any,
+    true: np.ndarray,
+    stage1: list[dict],
+    stage2: list[dict],
+    threshold: float,
+    min_tier: str,
+    fn_target: float | None = None,
+) -> dict[str, Any]:
     """Skip / FN rates and accuracy of the hybrid at ``threshold`` and of stage 2 alone."""
     true_wa = spec.weighted_average(true)
     tiers = spec.tier_names
@@ -73,20 +83,32 @@ def outcome(spec: Any, true: np.ndarray, stage1: list[dict], stage2: list[dict],
 
     def acc(pred: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         wa = spec.weighted_average(pred)
-        return {"mae": float(np.abs(pred[mask] - true[mask]).mean()),
-                "weighted_mae": float(np.abs(wa[mask] - true_wa[mask]).mean()),
-                "tier_accuracy": float((spec.tier(wa)[mask] == true_tier[mask]).mean()),
-                "recall_min_tier": float(((spec.tier_index(wa) <= tiers.index(min_tier)) & positive & mask).sum()
-                                         / max(1, (positive & mask).sum()))}
+        return {
+            "mae": float(np.abs(pred[mask] - true[mask]).mean()),
+            "weighted_mae": float(np.abs(wa[mask] - true_wa[mask]).mean()),
+            "tier_accuracy": float((spec.tier(wa)[mask] == true_tier[mask]).mean()),
+            "recall_min_tier": float(
+                ((spec.tier_index(wa) <= tiers.index(min_tier)) & positive & mask).sum()
+                / max(1, (positive & mask).sum())
+            ),
+        }
 
     n_pos = int(positive.sum())
-    out = {"n": len(true), "positives": n_pos, "threshold": threshold,
-           "skip_rate": float(1 - sent.mean()), "prefilter_stopped": int((~reachable).sum()),
-           "below_threshold": int((reachable & ~sent).sum()), "sent_to_stage2": int(sent.sum()),
-           "false_negatives": int((positive & ~sent).sum()), "prefilter_false_negatives": int((positive & ~reachable).sum()),
-           "fn_rate": float((positive & ~sent).sum() / max(1, n_pos)),
-           # scores: articles the prefilter passes get a score (stage 1 or 2); stopped ones have none
-           "hybrid": acc(hybrid, reachable), "stage2_alone": acc(alone, reachable)}
+    out = {
+        "n": len(true),
+        "positives": n_pos,
+        "threshold": threshold,
+        "skip_rate": float(1 - sent.mean()),
+        "prefilter_stopped": int((~reachable).sum()),
+        "below_threshold": int((reachable & ~sent).sum()),
+        "sent_to_stage2": int(sent.sum()),
+        "false_negatives": int((positive & ~sent).sum()),
+        "prefilter_false_negatives": int((positive & ~reachable).sum()),
+        "fn_rate": float((positive & ~sent).sum() / max(1, n_pos)),
+        # scores: articles the prefilter passes get a score (stage 1 or 2); stopped ones have none
+        "hybrid": acc(hybrid, reachable),
+        "stage2_alone": acc(alone, reachable),
+    }
     if fn_target is not None:
         out["fn_target"] = fn_target
         out["meets_target"] = out["fn_rate"] <= fn_target + 1e-12
@@ -103,8 +125,11 @@ def time_both(stage1: Any, stage2: Any, articles: Sequence[dict], threshold: flo
     hybrid.score_batch(warm)
     best = {"stage2_alone_s": float("inf"), "hybrid_s": float("inf"), "stage1_alone_s": float("inf")}
     for _ in range(max(1, repeats)):
-        for key, fn in (("stage2_alone_s", stage2.score_batch), ("hybrid_s", hybrid.score_batch),
-                        ("stage1_alone_s", stage1.score_batch)):
+        for key, fn in (
+            ("stage2_alone_s", stage2.score_batch),
+            ("hybrid_s", hybrid.score_batch),
+            ("stage1_alone_s", stage1.score_batch),
+        ):
             t = time.perf_counter()
             fn(articles)
             best[key] = min(best[key], time.perf_counter() - t)
@@ -114,13 +139,23 @@ def time_both(stage1: Any, stage2: Any, articles: Sequence[dict], threshold: flo
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in best.items()}
 
 
-def tune_hybrid(stage1_dir: Path, stage2_dir: Path, out: Path, fn_target: float = 0.01, min_tier: str | None = None,
-                data: str | None = None, split: str = "val", check_split: str | None = "test",
-                threads: int | None = 2, repeats: int = 1, force: bool = False) -> dict[str, Any]:
-    from distillery.evaluate.commands import load_eval_records
+def tune_hybrid(
+    stage1_dir: Path,
+    stage2_dir: Path,
+    out: Path,
+    fn_target: float = 0.01,
+    min_tier: str | None = None,
+    data: str | None = None,
+    split: str = "val",
+    check_split: str | None = "test",
+    threads: int | None = 2,
+    repeats: int = 1,
+    force: bool = False,
+) -> dict[str, Any]:
     from distillery.evaluate.predict import is_export_dir
+    from distillery.evaluate.records import load_eval_records
     from distillery.runtime.hybrid import HYBRID_FILE, check_stages
-    from distillery.runtime.manifest import sha256, write_manifest
+    from distillery.runtime.manifest import ExportDir, sha256, write_manifest
     from distillery.runtime.onnx_scorer import OnnxScorer
 
     for name, d in (("stage 1", stage1_dir), ("stage 2", stage2_dir)):
@@ -163,59 +198,98 @@ def tune_hybrid(stage1_dir: Path, stage2_dir: Path, out: Path, fn_target: float 
     out.mkdir(parents=True)
     for stage, src in (("stage1", stage1_dir), ("stage2", stage2_dir)):
         shutil.copytree(src, out / stage, ignore=shutil.ignore_patterns("benchmark*"))
-    config = {"format": 1, "filter": spec.ref, "dimensions": spec.dimension_names, "threshold": threshold,
-              "min_tier": min_tier, "fn_target": fn_target, "stage1": "stage1", "stage2": "stage2",
-              "sources": {"stage1": {"export_dir": str(Path(stage1_dir).resolve()),
-                                     "manifest_sha256": sha256(Path(stage1_dir) / "manifest.json"),
-                                     "base_model": s1.manifest.get("base_model", {}).get("name")},
-                          "stage2": {"export_dir": str(Path(stage2_dir).resolve()),
-                                     "manifest_sha256": sha256(Path(stage2_dir) / "manifest.json"),
-                                     "base_model": s2.manifest.get("base_model", {}).get("name")}},
-              **result}
+    config = {
+        "format": 1,
+        "filter": spec.ref,
+        "dimensions": spec.dimension_names,
+        "threshold": threshold,
+        "min_tier": min_tier,
+        "fn_target": fn_target,
+        "stage1": "stage1",
+        "stage2": "stage2",
+        "sources": {
+            "stage1": {
+                "export_dir": str(Path(stage1_dir).resolve()),
+                "manifest_sha256": sha256(ExportDir(stage1_dir) / ExportDir.MANIFEST),
+                "base_model": s1.manifest.get("base_model", {}).get("name"),
+            },
+            "stage2": {
+                "export_dir": str(Path(stage2_dir).resolve()),
+                "manifest_sha256": sha256(ExportDir(stage2_dir) / ExportDir.MANIFEST),
+                "base_model": s2.manifest.get("base_model", {}).get("name"),
+            },
+        },
+        **result,
+    }
     (out / HYBRID_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    (out / "report.md").write_text(report(config))
+    (out / ExportDir.REPORT).write_text(report(config))
     write_manifest(out, {"format": 1, "kind": "hybrid", "filter": spec.ref, "hybrid_file": HYBRID_FILE})
     return config
 
 
 def _row(name: str, o: dict[str, Any]) -> str:
     h, a = o["hybrid"], o["stage2_alone"]
-    return (f"| {name} | {o['n']} | {o['positives']} | {o['skip_rate']:.1%} | {o['false_negatives']} ({o['fn_rate']:.2%}) "
-            f"| {h['mae']:.3f} / {a['mae']:.3f} | {h['tier_accuracy']:.3f} / {a['tier_accuracy']:.3f} "
-            f"| {h['recall_min_tier']:.3f} / {a['recall_min_tier']:.3f} |")
+    return (
+        f"| {name} | {o['n']} | {o['positives']} | {o['skip_rate']:.1%} | {o['false_negatives']} ({o['fn_rate']:.2%}) "
+        f"| {h['mae']:.3f} / {a['mae']:.3f} | {h['tier_accuracy']:.3f} / {a['tier_accuracy']:.3f} "
+        f"| {h['recall_min_tier']:.3f} / {a['recall_min_tier']:.3f} |"
+    )
 
 
 def report(c: dict[str, Any]) -> str:
     t = c["timing"]
-    lines = [f"# Hybrid scorer: {c['filter']}", "",
-             f"Stage 1 `{c['sources']['stage1']['base_model']}` -> stage 2 `{c['sources']['stage2']['base_model']}` "
-             f"when stage 1's weighted average >= **{c['threshold']:.4f}**, chosen on {c['tuned_on']['data']} for "
-             f"a false-negative rate <= {c['fn_target']:.2%} of articles whose oracle tier is {c['min_tier']} or higher.",
-             "", "| data | n | positives | skipped | false negatives | MAE hybrid / stage 2 | tier acc. hybrid / stage 2 "
-             f"| recall >= {c['min_tier']} hybrid / stage 2 |", "|---|---|---|---|---|---|---|---|",
-             _row("tuning: " + c["tuned_on"]["data"], c["tuned_on"])]
+    lines = [
+        f"# Hybrid scorer: {c['filter']}",
+        "",
+        f"Stage 1 `{c['sources']['stage1']['base_model']}` -> stage 2 `{c['sources']['stage2']['base_model']}` "
+        f"when stage 1's weighted average >= **{c['threshold']:.4f}**, chosen on {c['tuned_on']['data']} for "
+        f"a false-negative rate <= {c['fn_target']:.2%} of articles whose oracle tier is {c['min_tier']} or higher.",
+        "",
+        "| data | n | positives | skipped | false negatives | MAE hybrid / stage 2 | tier acc. hybrid / stage 2 "
+        f"| recall >= {c['min_tier']} hybrid / stage 2 |",
+        "|---|---|---|---|---|---|---|---|",
+        _row("tuning: " + c["tuned_on"]["data"], c["tuned_on"]),
+    ]
     if "check" in c:
         lines.append(_row("check: " + c["check"]["data"], c["check"]))
-    lines += ["", f"Measured end to end on the {t['articles']} tuning articles, {t['threads']} thread(s), INT8 ONNX: "
-              f"stage 2 alone {t['stage2_alone_s']:.3f} s, hybrid {t['hybrid_s']:.3f} s -> **{t['speedup']:.2f}x**; "
-              f"stage 1 alone costs {t['stage1_cost_share']:.1%} of stage 2.", ""]
+    lines += [
+        "",
+        f"Measured end to end on the {t['articles']} tuning articles, {t['threads']} thread(s), INT8 ONNX: "
+        f"stage 2 alone {t['stage2_alone_s']:.3f} s, hybrid {t['hybrid_s']:.3f} s -> **{t['speedup']:.2f}x**; "
+        f"stage 1 alone costs {t['stage1_cost_share']:.1%} of stage 2.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 class tune_hybrid_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--stage1", type=Path, required=True, help="export dir of the cheap scorer (e.g. an embedding probe)")
+        p.add_argument(
+            "--stage1", type=Path, required=True, help="export dir of the cheap scorer (e.g. an embedding probe)"
+        )
         p.add_argument("--stage2", type=Path, required=True, help="export dir of the fine-tuned model")
         p.add_argument("--out", type=Path, required=True, help="hybrid dir to write")
-        p.add_argument("--fn-target", type=float, default=0.01,
-                       help="max share of min-tier-or-higher articles not sent to stage 2 (default 0.01)")
-        p.add_argument("--min-tier", help="lowest tier that must not be missed (default: the second-lowest, e.g. medium)")
+        p.add_argument(
+            "--fn-target",
+            type=float,
+            default=0.01,
+            help="max share of min-tier-or-higher articles not sent to stage 2 (default 0.01)",
+        )
+        p.add_argument(
+            "--min-tier", help="lowest tier that must not be missed (default: the second-lowest, e.g. medium)"
+        )
         g = p.add_mutually_exclusive_group()
-        g.add_argument("--split", default="val", choices=["train", "val", "test"],
-                       help="split of stage 2's training data to tune on (default val)")
+        g.add_argument(
+            "--split",
+            default="val",
+            choices=["train", "val", "test"],
+            help="split of stage 2's training data to tune on (default val)",
+        )
         g.add_argument("--data", metavar="FILE", help="labelled JSONL to tune on instead")
-        p.add_argument("--check-split", default="test", help="held-out split to report the chosen threshold on ('' for none)")
+        p.add_argument(
+            "--check-split", default="test", help="held-out split to report the chosen threshold on ('' for none)"
+        )
         p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for both stages (timing)")
         p.add_argument("--repeats", type=int, default=1, help="timed passes (best kept)")
         p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
@@ -224,9 +298,19 @@ class tune_hybrid_cmd:
     def run(args: argparse.Namespace) -> int:
         if not 0 <= args.fn_target < 1:
             raise DistilleryError(f"--fn-target {args.fn_target}: must be in [0, 1)")
-        c = tune_hybrid(args.stage1, args.stage2, args.out, fn_target=args.fn_target, min_tier=args.min_tier,
-                        data=args.data, split=args.split, check_split=args.check_split or None,
-                        threads=args.threads, repeats=args.repeats, force=args.force)
+        c = tune_hybrid(
+            args.stage1,
+            args.stage2,
+            args.out,
+            fn_target=args.fn_target,
+            min_tier=args.min_tier,
+            data=args.data,
+            split=args.split,
+            check_split=args.check_split or None,
+            threads=args.threads,
+            repeats=args.repeats,
+            force=args.force,
+        )
         print(report(c), end="")
         ok = c["tuned_on"]["meets_target"]
         print(f"hybrid dir: {args.out}" + ("" if ok else "  (FN target NOT met on the tuning data)"))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distillery.errors import DistilleryError
-from distillery.models.tokenizers import _package_dir, load_tokenizer
+from distillery.models.tokenizers import load_tokenizer, package_dir
 
 TINY_CONFIGS = {
     "qwen2": "Qwen2Config",
@@ -96,7 +96,7 @@ def load_backbone(cfg: Any) -> Loaded:
     if not path and _get(cfg, "package"):
         pkg = _get(cfg, "package")
         fn = _get(cfg, "package_fn")
-        path = str(getattr(importlib.import_module(pkg), fn)()) if fn else str(_package_dir(pkg, pkg.replace("_", "-")))
+        path = str(getattr(importlib.import_module(pkg), fn)()) if fn else str(package_dir(pkg, pkg.replace("_", "-")))
     if not path:
         raise DistilleryError("model.path is not set (a hub id or a local folder)")
     path = str(Path(path).expanduser()) if not _is_hub_id(path) else path
@@ -106,7 +106,9 @@ def load_backbone(cfg: Any) -> Loaded:
         kwargs["gguf_file"] = gguf_file
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not _is_hub_id(path)
     try:
-        tok = _finish_tokenizer(load_tokenizer(_get(cfg, "tokenizer") or path, **({"gguf_file": gguf_file} if gguf_file else {})))
+        tok = _finish_tokenizer(
+            load_tokenizer(_get(cfg, "tokenizer") or path, **({"gguf_file": gguf_file} if gguf_file else {}))
+        )
         model = AutoModel.from_pretrained(path, local_files_only=offline, **kwargs)
     except (OSError, ValueError) as e:
         if _is_hub_id(path):
@@ -144,8 +146,14 @@ def _load_sentence_transformer(path: str, dtype: Any) -> Loaded:
         raise DistilleryError(f"{path}: pooling mode {mode!r} is not supported (use {sorted(ST_POOLING)})")
     backbone = modules["Transformer"].auto_model.to(dtype)
     tok = _finish_tokenizer(st.tokenizer)
-    return Loaded(backbone, tok, f"sentence-transformers:{path}", False, pooling=ST_POOLING[mode],
-                  normalize="Normalize" in modules)
+    return Loaded(
+        backbone,
+        tok,
+        f"sentence-transformers:{path}",
+        False,
+        pooling=ST_POOLING[mode],
+        normalize="Normalize" in modules,
+    )
 
 
 ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "deberta-v2", "mpnet", "electra", "modernbert"}

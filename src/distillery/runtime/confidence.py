@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,15 +89,30 @@ class Conformal:
 
     # ---- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"format": 1, "method": "mondrian split-conformal (groups: context cut x predicted band)",
-                "alpha": self.alpha, "coverage_target": 1 - self.alpha, "dimensions": self.dimensions,
-                "band_edges": self.edges, "min_group": self.min_group, "review_threshold": self.review_threshold,
-                "groups": self.groups, "report": self.report}
+        return {
+            "format": 1,
+            "method": "mondrian split-conformal (groups: context cut x predicted band)",
+            "alpha": self.alpha,
+            "coverage_target": 1 - self.alpha,
+            "dimensions": self.dimensions,
+            "band_edges": self.edges,
+            "min_group": self.min_group,
+            "review_threshold": self.review_threshold,
+            "groups": self.groups,
+            "report": self.report,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Conformal":
-        return cls(list(d["dimensions"]), float(d["alpha"]), list(d["band_edges"]), dict(d["groups"]),
-                   float(d["review_threshold"]), int(d.get("min_group", 30)), dict(d.get("report", {})))
+    def from_dict(cls, d: dict[str, Any]) -> Conformal:
+        return cls(
+            list(d["dimensions"]),
+            float(d["alpha"]),
+            list(d["band_edges"]),
+            dict(d["groups"]),
+            float(d["review_threshold"]),
+            int(d.get("min_group", 30)),
+            dict(d.get("report", {})),
+        )
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -104,13 +120,22 @@ class Conformal:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Conformal":
+    def load(cls, path: str | Path) -> Conformal:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def fit_conformal(scores: Any, true: Any, wa_pred: Any, wa_true: Any, cut: Any, dimensions: Sequence[str],
-                  alpha: float = 0.1, n_bands: int = 3, min_group: int = 30,
-                  review_threshold: float | None = None) -> Conformal:
+def fit_conformal(
+    scores: Any,
+    true: Any,
+    wa_pred: Any,
+    wa_true: Any,
+    cut: Any,
+    dimensions: Sequence[str],
+    alpha: float = 0.1,
+    n_bands: int = 3,
+    min_group: int = 30,
+    review_threshold: float | None = None,
+) -> Conformal:
     """Fit group half-widths on validation (final scores, labels, their weighted averages, cut flags)."""
     scores = np.asarray(scores, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
@@ -122,8 +147,11 @@ def fit_conformal(scores: Any, true: Any, wa_pred: Any, wa_true: Any, cut: Any, 
     wa_res = np.abs(wa_pred - wa_true)
 
     def entry(mask: np.ndarray) -> dict[str, Any]:
-        return {"n": int(mask.sum()), "wa": conformal_quantile(wa_res[mask], alpha),
-                "dims": [conformal_quantile(dim_res[mask, j], alpha) for j in range(scores.shape[1])]}
+        return {
+            "n": int(mask.sum()),
+            "wa": conformal_quantile(wa_res[mask], alpha),
+            "dims": [conformal_quantile(dim_res[mask, j], alpha) for j in range(scores.shape[1])],
+        }
 
     groups: dict[str, dict[str, Any]] = {"all": entry(np.ones(len(scores), dtype=bool))}
     bands = np.searchsorted(np.asarray(edges), wa_pred, side="right")
@@ -143,10 +171,18 @@ def flag_report(abs_err: Any, flagged: Any) -> dict[str, Any]:
     """Mean absolute error of flagged vs unflagged articles (the check that flags mean something)."""
     e = np.asarray(abs_err, dtype=np.float64)
     f = np.asarray(flagged, dtype=bool)
-    out = {"n": int(len(e)), "n_flagged": int(f.sum()), "flagged_share": float(f.mean()) if len(e) else float("nan"),
-           "mae_flagged": float(e[f].mean()) if f.any() else float("nan"),
-           "mae_unflagged": float(e[~f].mean()) if (~f).any() else float("nan")}
-    out["ratio"] = out["mae_flagged"] / out["mae_unflagged"] if f.any() and (~f).any() and out["mae_unflagged"] > 0 else float("nan")
+    out = {
+        "n": int(len(e)),
+        "n_flagged": int(f.sum()),
+        "flagged_share": float(f.mean()) if len(e) else float("nan"),
+        "mae_flagged": float(e[f].mean()) if f.any() else float("nan"),
+        "mae_unflagged": float(e[~f].mean()) if (~f).any() else float("nan"),
+    }
+    out["ratio"] = (
+        out["mae_flagged"] / out["mae_unflagged"]
+        if f.any() and (~f).any() and out["mae_unflagged"] > 0
+        else float("nan")
+    )
     return out
 
 

@@ -29,19 +29,20 @@ def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
         _SPECIALS[key] = (full[:i], full[i + len(bare) :])
     return _SPECIALS[key]
 
+
 STRATEGIES = ("truncate", "head_tail", "chunked")
 
 
 @dataclass(frozen=True)
 class ContextStrategy:
     kind: str = "truncate"
-    name: str | None = None  # the config option's name (trunc512, head_tail, ...), kept in run dirs and manifests
     max_tokens: int = 512
     head: int = 256
     separator: str = "\n[...]\n"
     stride: int = 384
     max_chunks: int = 8
     aggregate: str = "mean"
+    name: str | None = None  # the config option's name (trunc512, head_tail, ...), kept in run dirs and manifests
 
     def __post_init__(self) -> None:
         if self.kind not in STRATEGIES:
@@ -52,7 +53,7 @@ class ContextStrategy:
             raise ValueError("context_strategy.head must be between 0 and max_tokens")
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "ContextStrategy":
+    def from_config(cls, cfg: Any) -> ContextStrategy:
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in dict(cfg).items() if k in fields})
 
@@ -76,8 +77,9 @@ class ContextStrategy:
             return n_content <= budget + self.stride * (self.max_chunks - 1)
         return n_content <= budget
 
-    def view_ids(self, ids: list[int], prefix: list[int], suffix: list[int],
-                 separator_ids: list[int] | None = None) -> list[list[int]]:
+    def view_ids(
+        self, ids: list[int], prefix: list[int], suffix: list[int], separator_ids: list[int] | None = None
+    ) -> list[list[int]]:
         """Token views of one article's content tokens ``ids``: the tokenizer-agnostic core.
 
         ``prefix``/``suffix``: the special token ids around a text (see :func:`special_tokens`);
@@ -105,8 +107,9 @@ class ContextStrategy:
             start += self.stride
         return chunks
 
-    def encode_ids(self, all_ids: list[list[int]], prefix: list[int], suffix: list[int],
-                   separator_ids: list[int] | None = None) -> tuple[list[list[int]], list[int]]:
+    def encode_ids(
+        self, all_ids: list[list[int]], prefix: list[int], suffix: list[int], separator_ids: list[int] | None = None
+    ) -> tuple[list[list[int]], list[int]]:
         """Views for a batch of tokenized texts, and for each view the index of its text."""
         views, owners = [], []
         for i, ids in enumerate(all_ids):

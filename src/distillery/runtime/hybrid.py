@@ -15,8 +15,9 @@ no scores; 1: stage-1 scores, below the threshold; 2: stage-2 scores) and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from distillery.runtime.manifest import MANIFEST
 from distillery.runtime.onnx_scorer import OnnxScorer
@@ -25,18 +26,25 @@ HYBRID_FILE = "hybrid.json"
 
 
 class HybridScorer:
-    def __init__(self, hybrid_dir: str | Path, threads: int | None = None, batch_size: int | None = None,
-                 threshold: float | None = None):
+    def __init__(
+        self,
+        hybrid_dir: str | Path,
+        threads: int | None = None,
+        batch_size: int | None = None,
+        threshold: float | None = None,
+    ):
         self.dir = Path(hybrid_dir)
         if not (self.dir / HYBRID_FILE).is_file():
             raise FileNotFoundError(f"{self.dir}: not a hybrid dir (no {HYBRID_FILE})")
         self.config = json.loads((self.dir / HYBRID_FILE).read_text())
         self.threshold = float(self.config["threshold"] if threshold is None else threshold)
-        self._wire(OnnxScorer(self.dir / self.config["stage1"], "int8", threads=threads, batch_size=batch_size),
-                   OnnxScorer(self.dir / self.config["stage2"], "int8", threads=threads, batch_size=batch_size))
+        self._wire(
+            OnnxScorer(self.dir / self.config["stage1"], "int8", threads=threads, batch_size=batch_size),
+            OnnxScorer(self.dir / self.config["stage2"], "int8", threads=threads, batch_size=batch_size),
+        )
 
     @classmethod
-    def from_scorers(cls, stage1: OnnxScorer, stage2: OnnxScorer, threshold: float) -> "HybridScorer":
+    def from_scorers(cls, stage1: OnnxScorer, stage2: OnnxScorer, threshold: float) -> HybridScorer:
         """A hybrid around two loaded scorers (what ``tune-hybrid`` times before writing the dir)."""
         self = cls.__new__(cls)
         self.dir, self.config, self.threshold = None, {}, float(threshold)
@@ -56,10 +64,21 @@ class HybridScorer:
         articles = list(articles)
         verdicts = [self.prefilter.check(a) for a in articles]
         out: list[dict[str, Any]] = [
-            {"id": a.get("id"), "scores": None, "weighted_average": None, "tier": None, "confidence": None,
-             "interval": None, "needs_review": None, "passed_prefilter": False, "prefilter_reason": v.reason,
-             "stage": 0, "stage1_weighted_average": None}
-            for a, v in zip(articles, verdicts)]
+            {
+                "id": a.get("id"),
+                "scores": None,
+                "weighted_average": None,
+                "tier": None,
+                "confidence": None,
+                "interval": None,
+                "needs_review": None,
+                "passed_prefilter": False,
+                "prefilter_reason": v.reason,
+                "stage": 0,
+                "stage1_weighted_average": None,
+            }
+            for a, v in zip(articles, verdicts)
+        ]
         passed = [i for i, v in enumerate(verdicts) if v.passed]
         for i, r in zip(passed, self.stage1.score_batch([articles[i] for i in passed])):
             out[i] = {**r, "stage": 1, "stage1_weighted_average": r["weighted_average"]}
@@ -75,8 +94,10 @@ class HybridScorer:
 def check_stages(stage1: OnnxScorer, stage2: OnnxScorer, where: Any) -> None:
     """Both stages must score the same filter version with the same dimensions."""
     if stage1.spec.ref != stage2.spec.ref or stage1.dimensions != stage2.dimensions:
-        raise ValueError(f"{where}: stage 1 scores {stage1.spec.ref} {stage1.dimensions}, "
-                         f"stage 2 scores {stage2.spec.ref} {stage2.dimensions}: they must be the same filter")
+        raise ValueError(
+            f"{where}: stage 1 scores {stage1.spec.ref} {stage1.dimensions}, "
+            f"stage 2 scores {stage2.spec.ref} {stage2.dimensions}: they must be the same filter"
+        )
 
 
 def load_scorer(path: str | Path, threads: int | None = None, batch_size: int | None = None) -> Any:

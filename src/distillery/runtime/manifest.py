@@ -49,6 +49,7 @@ class ExportDir:
     MANIFEST = MANIFEST
     FP32 = "model.fp32.onnx"
     INT8 = "model.int8.onnx"
+    INT8_DATA = "model.int8.onnx.data"  # external weights of a large INT8 model
     FILTER = "filter.yaml"
     TOKENIZER = "tokenizer.json"
     CALIBRATION = "calibration.json"
@@ -56,6 +57,9 @@ class ExportDir:
     PARITY = "parity.json"
     CARD = "MODEL_CARD.md"
     HYBRID = "hybrid.json"
+    REPORT = "report.md"  # a hybrid dir's tuning report
+    BENCHMARK = "benchmark.json"  # benchmark files are not hashed (see hash_files)
+    BENCHMARK_MD = "benchmark.md"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -94,11 +98,19 @@ def hash_files(root: Path, exclude: tuple[str, ...] = (MANIFEST,)) -> dict[str, 
     return out
 
 
-def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
-    manifest = dict(manifest)
-    manifest["files"] = hash_files(root)
+def write_manifest(root: Path, manifest: dict[str, Any], with_hashes: bool = True) -> Path:
+    """Write ``manifest.json`` atomically (temp file + rename): the only writer of it.
+
+    ``with_hashes``: first set ``files`` to the SHA-256 of every other file (the final
+    manifest); False writes ``manifest`` as given (an export's provisional manifest, which the
+    parity gate's scorers read before the export is complete)."""
+    root = Path(root)
+    if with_hashes:
+        manifest = {**manifest, "files": hash_files(root)}
     path = root / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    tmp = root / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    tmp.replace(path)
     return path
 
 

@@ -7,8 +7,9 @@ modules, which import nothing heavier than numpy, pyyaml and pydantic:
 
   filters.spec        clamp -> weighted average -> gatekeeper -> tier (the only copy)
   filters.prefilter   passed_prefilter
-  data.context        the context strategy's views, on plain token-id lists
-  evaluate.calibration / evaluate.confidence   isotonic maps, conformal intervals
+  runtime.context     the context strategy's views, on plain token-id lists
+  runtime.calibration / runtime.confidence   isotonic maps, conformal intervals
+  runtime.manifest    the typed manifest
 
 Scoring path for a batch of articles: title + content -> content token ids (the export's
 ``tokenizer.json``, no special tokens) -> the context strategy's views (special-token prefix,
@@ -19,9 +20,9 @@ calibration -> clamp -> weighted average -> tier; plus conformal confidence and 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from distillery.filters.spec import parse_spec
 from distillery.runtime.calibration import CALIBRATION_FILE, Calibration
 from distillery.runtime.confidence import CONFIDENCE_FILE, Conformal
 from distillery.runtime.context import ContextStrategy
-from distillery.runtime.manifest import MANIFEST
+from distillery.runtime.manifest import MANIFEST, Manifest, load_manifest
 from distillery.runtime.scoring import aggregate, finalize, length_sorted_batches, read_tokenizer_file
 
 VARIANTS = ("int8", "fp32")
@@ -46,26 +47,33 @@ class OnnxScorer:
     8 otherwise. On CPU, batch 1 costs no throughput for ONNX Runtime (measured, docs/export.md).
     """
 
-    def __init__(self, export_dir: str | Path, variant: str = "int8", threads: int | None = None,
-                 batch_size: int | None = None, calibrated: bool = True, providers: Sequence[str] | None = None):
+    def __init__(
+        self,
+        export_dir: str | Path,
+        variant: str = "int8",
+        threads: int | None = None,
+        batch_size: int | None = None,
+        calibrated: bool = True,
+        providers: Sequence[str] | None = None,
+    ):
         import onnxruntime as ort
 
         self.dir = Path(export_dir)
         if not (self.dir / MANIFEST).is_file():
             raise FileNotFoundError(f"{self.dir}: not an export dir (no {MANIFEST})")
-        self.manifest = json.loads((self.dir / MANIFEST).read_text())
-        m = self.manifest
-        if variant not in m["models"]:
-            raise ValueError(f"{self.dir}: no {variant!r} model (has {sorted(m['models'])})")
+        self.manifest = load_manifest(self.dir)  # as written (a dict)
+        self.info = m = Manifest.model_validate(self.manifest)  # the same, typed and checked
+        if variant not in m.models:
+            raise ValueError(f"{self.dir}: no {variant!r} model (has {sorted(m.models)})")
         self.variant = variant
-        self.spec = parse_spec(self.dir / m["filter_file"])
-        if self.spec.dimension_names != m["dimensions"]:
+        self.spec = parse_spec(self.dir / m.filter_file)
+        if self.spec.dimension_names != m.dimensions:
             raise ValueError(f"{self.dir}: filter.yaml dimensions differ from the manifest's output order")
-        self.strategy = ContextStrategy(**m["context_strategy"])
-        tok = m["tokens"]
+        self.strategy = ContextStrategy.from_config(m.context_strategy)
+        tok = m.tokens
         self.prefix, self.suffix = list(tok["prefix"]), list(tok["suffix"])
         self.separator, self.pad_id = list(tok["separator"]), int(tok["pad_id"])
-        self.tokenizer = read_tokenizer_file(self.dir / m["tokenizer_file"])
+        self.tokenizer = read_tokenizer_file(self.dir / m.tokenizer_file)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -74,11 +82,15 @@ class OnnxScorer:
             opts.intra_op_num_threads = int(threads)
         self.threads = threads
         # session settings the export measured and recorded (e.g. ORT fusions that make this model slower)
-        disabled = list(m["models"][variant].get("session", {}).get("disabled_optimizers", []))
-        self.session = ort.InferenceSession(str(self.dir / m["models"][variant]["file"]), opts,
-                                            providers=list(providers or ["CPUExecutionProvider"]),
-                                            disabled_optimizers=disabled)
-        invariant = bool(m["models"][variant].get("batch_invariant", True))
+        model = m.models[variant]
+        disabled = list(model.get("session", {}).get("disabled_optimizers", []))
+        self.session = ort.InferenceSession(
+            str(self.dir / model["file"]),
+            opts,
+            providers=list(providers or ["CPUExecutionProvider"]),
+            disabled_optimizers=disabled,
+        )
+        invariant = bool(model.get("batch_invariant", True))
         self.batch_size = int(batch_size) if batch_size else (8 if invariant else 1)
         cal, conf = self.dir / CALIBRATION_FILE, self.dir / CONFIDENCE_FILE
         self.calibration = Calibration.load(cal) if calibrated and cal.is_file() else None
@@ -127,8 +139,11 @@ class OnnxScorer:
                 "scores": {d: float(v) for d, v in zip(self.dimensions, fin["scores"][i])},
                 "weighted_average": float(fin["weighted_average"][i]),
                 "tier": str(fin["tier"][i]),
-                "confidence": None, "interval": None, "needs_review": None,
-                "passed_prefilter": bool(verdict.passed), "prefilter_reason": verdict.reason,
+                "confidence": None,
+                "interval": None,
+                "needs_review": None,
+                "passed_prefilter": bool(verdict.passed),
+                "prefilter_reason": verdict.reason,
             }
             if conf is not None:
                 r["confidence"] = float(conf["confidence"][i])

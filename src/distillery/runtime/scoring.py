@@ -6,8 +6,9 @@ Training, evaluation, export and the packaged wheels all call these; there is no
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,9 @@ def aggregate(pred: np.ndarray, owners: Sequence[int], n: int, how: str = "mean"
     return out / np.bincount(owners, minlength=n).clip(min=1)[:, None]
 
 
-def length_sorted_batches(views: Sequence[Sequence[int]], batch_size: int, pad_id: int,
-                          max_batch_tokens: int | None = None) -> Iterable[tuple[list[int], np.ndarray, np.ndarray]]:
+def length_sorted_batches(
+    views: Sequence[Sequence[int]], batch_size: int, pad_id: int, max_batch_tokens: int | None = None
+) -> Iterable[tuple[list[int], np.ndarray, np.ndarray]]:
     """(view indices, input_ids, attention_mask) batches, longest first, right-padded per batch."""
     order = sorted(range(len(views)), key=lambda i: -len(views[i]))
     i = 0
@@ -64,8 +66,13 @@ def length_sorted_batches(views: Sequence[Sequence[int]], batch_size: int, pad_i
         i += size
 
 
-def finalize(spec: FilterSpec, raw: Any, calibration: Calibration | None = None,
-             conformal: Conformal | None = None, cut: Any = None) -> dict[str, Any]:
+def finalize(
+    spec: FilterSpec,
+    raw: Any,
+    calibration: Calibration | None = None,
+    conformal: Conformal | None = None,
+    cut: Any = None,
+) -> dict[str, Any]:
     """Raw per-article outputs -> calibrated, clamped scores, weighted average, tier, confidence."""
     raw = np.asarray(raw, dtype=np.float64)
     scores = spec.clamp(calibration.apply(raw) if calibration is not None else raw)
@@ -74,5 +81,3 @@ def finalize(spec: FilterSpec, raw: Any, calibration: Calibration | None = None,
     if conformal is not None:
         out["confidence"] = conformal.assess(scores, wa, np.zeros(len(raw), bool) if cut is None else cut)
     return out
-
-
