@@ -10,7 +10,7 @@ PY    := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo lint test test-slow bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	WANDB_MODE=$${WANDB_MODE:-offline} $(VENV)/bin/distillery train
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: lint
 	$(VENV)/bin/pytest
 
 test-slow: setup

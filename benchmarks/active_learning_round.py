@@ -61,8 +61,10 @@ def make_pool(spec, n: int, n_known: int, seed: int, folder: Path) -> tuple[Path
     fresh = fresh[: n - n_known]
     train_corpus = generate_corpus(spec, 2400, seed=0)  # the default run's data (data.n=2400, corpus_seed=0)
     step = len(train_corpus) // max(1, n_known)
-    known = [{"id": f"known-{i}", "title": r["title"], "content": r["content"] + "\n"}
-             for i, r in enumerate(train_corpus[::step][:n_known])]
+    known = [
+        {"id": f"known-{i}", "title": r["title"], "content": r["content"] + "\n"}
+        for i, r in enumerate(train_corpus[::step][:n_known])
+    ]
     arts = [{k: r[k] for k in ("id", "title", "content", "url", "source", "published_date", "language")} for r in fresh]
     every = max(1, len(arts) // max(1, n_known))
     pool = []
@@ -106,8 +108,20 @@ def main() -> int:
         sel = ["--select", a.select, "--threshold", str(a.threshold), "--uncertain-top", str(a.uncertain_top)]
         if a.budget:
             sel += ["--budget", str(a.budget)]
-        oracle = ["--base-url", srv.base_url, "--model", "test-oracle", "--price-in", "0.15", "--price-out", "0.60",
-                  "--max-cost", "5", "--concurrency", "16"]
+        oracle = [
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "test-oracle",
+            "--price-in",
+            "0.15",
+            "--price-out",
+            "0.60",
+            "--max-cost",
+            "5",
+            "--concurrency",
+            "16",
+        ]
         os.environ.setdefault("OPENAI_API_KEY", "sk-local-test-oracle")  # the local server takes any key
         cmd = ["active-learn", str(base), "--pool", str(pool), "--out", str(round_dir), *sel, *oracle, "--yes"]
         timings["active-learn"] = sh(cmd)
@@ -123,19 +137,30 @@ def main() -> int:
     return 0
 
 
-def write_doc(path: Path, r: dict, state: dict, report_md: str, commands: list[str], facts: dict,
-              base_metrics: dict) -> None:
+def write_doc(
+    path: Path, r: dict, state: dict, report_md: str, commands: list[str], facts: dict, base_metrics: dict
+) -> None:
     base_n = base_metrics["n"]
     tiers = r["tiers"]
     tb, ta = r["tier_mix"]["train"]["before"], r["tier_mix"]["train"]["after"]
     val = r["metrics"]["val"]
     steps = {k: v["summary"].get("seconds") for k, v in state["steps"].items()}
     lines = [
-        "# One active-learning round (tiny-qwen2, synthetic uplifting/v6, local test oracle)", "",
+        "# One active-learning round (tiny-qwen2, synthetic uplifting/v6, local test oracle)",
+        "",
         f"Run {time.strftime('%Y-%m-%d')} on a {os.cpu_count()}-core CPU machine ({platform.machine()}), shared with "
-        "other jobs (wall times are not speed measurements). Regenerate everything with:", "",
-        "```bash", "python benchmarks/active_learning_round.py", "```", "",
-        "which runs:", "", "```bash", *commands, "```", "",
+        "other jobs (wall times are not speed measurements). Regenerate everything with:",
+        "",
+        "```bash",
+        "python benchmarks/active_learning_round.py",
+        "```",
+        "",
+        "which runs:",
+        "",
+        "```bash",
+        *commands,
+        "```",
+        "",
         f"- **model before**: the embedded default (`distillery train seed=0 logger=none`): tiny-qwen2 + LoRA on the "
         f"2,400-article synthetic corpus ({base_n['train']} train / {base_n['val']} val / {base_n['test']} test), "
         "3 epochs; calibrated "
@@ -148,40 +173,55 @@ def write_doc(path: Path, r: dict, state: dict, report_md: str, commands: list[s
         "pool's true synthetic scores (an oracle that knows the truth); priced as gpt-4o-mini ($0.15 / $0.60 per 1M "
         f"tokens) to show the cost path: {r['oracle']['paid_calls']} paid answers, ${r['oracle']['cost_usd']:.4f} "
         f"(estimated ${r['oracle']['estimate_typical_usd']:.4f} typical before sending).",
-        "- **retrain**: the base run's own overrides (`seed=0 logger=none`) on the merged data, same 3 epochs.", "",
-        "## Before / after", "",
-        "| tier | train before | train after | Δ |", "|---|---:|---:|---:|",
+        "- **retrain**: the base run's own overrides (`seed=0 logger=none`) on the merged data, same 3 epochs.",
+        "",
+        "## Before / after",
+        "",
+        "| tier | train before | train after | Δ |",
+        "|---|---:|---:|---:|",
     ]
     for t in tiers:
-        lines.append(f"| {t} | {tb['counts'][t]} ({100 * tb['share'][t]:.1f}%) | {ta['counts'][t]} "
-                     f"({100 * ta['share'][t]:.1f}%) | {100 * (ta['share'][t] - tb['share'][t]):+.1f} pp |")
-    lines += [f"| **n** | {tb['n']} | {ta['n']} | +{ta['n'] - tb['n']} |", "",
-              f"Val metrics on the round's new val split ({val['n']['all']} articles = the run's {val['n']['old']} + "
-              f"{val['n']['added']} added), raw model outputs:", "",
-              "| metric | old model | new model | Δ |", "|---|---:|---:|---:|"]
+        lines.append(
+            f"| {t} | {tb['counts'][t]} ({100 * tb['share'][t]:.1f}%) | {ta['counts'][t]} "
+            f"({100 * ta['share'][t]:.1f}%) | {100 * (ta['share'][t] - tb['share'][t]):+.1f} pp |"
+        )
+    lines += [
+        f"| **n** | {tb['n']} | {ta['n']} | +{ta['n'] - tb['n']} |",
+        "",
+        f"Val metrics on the round's new val split ({val['n']['all']} articles = the run's {val['n']['old']} + "
+        f"{val['n']['added']} added), raw model outputs:",
+        "",
+        "| metric | old model | new model | Δ |",
+        "|---|---:|---:|---:|",
+    ]
     for m in ("mae", "spearman", "tier_accuracy", "weighted_mae"):
         x, y = val["old_model"]["all"][m], val["new_model"]["all"][m]
         lines.append(f"| {m} | {x:.4f} | {y:.4f} | {y - x:+.4f} |")
-    lines += ["", "For reference, the research notes' round on real data moved MEDIUM from 31.5% to 34.6% of the "
-              "training data.", "",
-              "What this shows and what it does not:",
-              "- The selection works as intended: of the candidates the oracle labelled, "
-              f"{100 * (1 - r['tier_mix']['candidates_oracle']['share'][tiers[-1]]):.0f}% are above the lowest tier "
-              f"(the pool as a whole is about half {tiers[-1]}), so the training mix moves towards the rare upper "
-              f"tiers; of the {facts['known']} training-corpus articles hidden in the pool, "
-              f"{r['selection'].get('already_labelled', 0)} were recognised as already labelled and skipped.",
-              "- The new model is better on the new val split overall, on the run's own val part and, most, on the "
-              "articles added this round (the ones the old model rated high or was unsure about). The old model's "
-              "MAE on the old val part equals its own training-time val MAE, and the new model's overall val MAE "
-              "equals its training-time val MAE: the report measures the same thing training did.",
-              "- It does not isolate the value of *choosing*: the new model also simply has 25% more training "
-              "data. A control round with a random sample of the same size was not run.",
-              "- Synthetic corpus, tiny CPU model, an oracle that returns the true scores: real oracles are noisy.",
-              "",
-              f"Wall times (s, shared 2-core machine, other jobs running): base training "
-              f"{base_metrics.get('train_seconds')}; round steps: " + ", ".join(f"{k} {v}" for k, v in steps.items())
-              + ".", "", "## The round's report.md (`outputs/active_learning/round1/report.md`)", "",
-              "\n".join(("#" + x if x.startswith("#") else x) for x in report_md.splitlines()[1:])]
+    lines += [
+        "",
+        "For reference, the research notes' round on real data moved MEDIUM from 31.5% to 34.6% of the training data.",
+        "",
+        "What this shows and what it does not:",
+        "- The selection works as intended: of the candidates the oracle labelled, "
+        f"{100 * (1 - r['tier_mix']['candidates_oracle']['share'][tiers[-1]]):.0f}% are above the lowest tier "
+        f"(the pool as a whole is about half {tiers[-1]}), so the training mix moves towards the rare upper "
+        f"tiers; of the {facts['known']} training-corpus articles hidden in the pool, "
+        f"{r['selection'].get('already_labelled', 0)} were recognised as already labelled and skipped.",
+        "- The new model is better on the new val split overall, on the run's own val part and, most, on the "
+        "articles added this round (the ones the old model rated high or was unsure about). The old model's "
+        "MAE on the old val part equals its own training-time val MAE, and the new model's overall val MAE "
+        "equals its training-time val MAE: the report measures the same thing training did.",
+        "- It does not isolate the value of *choosing*: the new model also simply has 25% more training "
+        "data. A control round with a random sample of the same size was not run.",
+        "- Synthetic corpus, tiny CPU model, an oracle that returns the true scores: real oracles are noisy.",
+        "",
+        f"Wall times (s, shared 2-core machine, other jobs running): base training "
+        f"{base_metrics.get('train_seconds')}; round steps: " + ", ".join(f"{k} {v}" for k, v in steps.items()) + ".",
+        "",
+        "## The round's report.md (`outputs/active_learning/round1/report.md`)",
+        "",
+        "\n".join(("#" + x if x.startswith("#") else x) for x in report_md.splitlines()[1:]),
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 

@@ -29,10 +29,20 @@ import time
 from pathlib import Path
 
 MODELS = {
-    "minilm-l6": {"train": ["experiment=smoke", "data.n=400", "trainer.max_epochs=2", "context_strategy.max_tokens=256"],
-                  "lengths": [128, 256, 512], "n": 16, "batch": 8, "export": []},
-    "smollm2-135m": {"train": ["data.n=200", "context_strategy.max_tokens=128", "trainer.max_epochs=1", "data.batch_size=8"],
-                     "lengths": [512, 1024, 2048], "n": 4, "batch": 4, "export": ["--parity-data", "{parity}"]},
+    "minilm-l6": {
+        "train": ["experiment=smoke", "data.n=400", "trainer.max_epochs=2", "context_strategy.max_tokens=256"],
+        "lengths": [128, 256, 512],
+        "n": 16,
+        "batch": 8,
+        "export": [],
+    },
+    "smollm2-135m": {
+        "train": ["data.n=200", "context_strategy.max_tokens=128", "trainer.max_epochs=1", "data.batch_size=8"],
+        "lengths": [512, 1024, 2048],
+        "n": 4,
+        "batch": 4,
+        "export": ["--parity-data", "{parity}"],
+    },
 }
 
 
@@ -76,17 +86,31 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "distillery-export-speed")
     p.add_argument("--run", nargs="+", default=[], metavar="MODEL=RUN_DIR", help="reuse a training run (no training)")
     p.add_argument("--export", nargs="+", default=[], metavar="MODEL=EXPORT_DIR", help="reuse an export (no export)")
-    p.add_argument("--compare", nargs="+", default=[], metavar="MODEL:LABEL=FILE",
-                   help="also time another INT8 ONNX file of the same model in the same benchmark run")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="MODEL:LABEL=FILE",
+        help="also time another INT8 ONNX file of the same model in the same benchmark run",
+    )
     p.add_argument("--lengths", type=int, nargs="+")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--no-profile", action="store_true", help="skip the op-level profile")
-    p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                   help="before benchmarking, wait up to SECONDS for a 1-minute load average < 1.0 held for 60 s")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before benchmarking, wait up to SECONDS for a 1-minute load average < 1.0 held for 60 s",
+    )
     args = p.parse_args()
     exe = str(Path(sys.executable).with_name("distillery"))
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": str(args.threads),
-           "DISTILLERY_OUTPUTS": str(args.work / "outputs")}
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "OMP_NUM_THREADS": str(args.threads),
+        "DISTILLERY_OUTPUTS": str(args.work / "outputs"),
+    }
     runs, exports = _pairs(args.run, "--run"), _pairs(args.export, "--export")
     compare: dict[str, list[str]] = {}
     for key, path in _pairs(args.compare, "--compare").items():
@@ -104,21 +128,48 @@ def main() -> int:
                 out = _run([exe, "train", f"model={name}", "seed=0", "logger=none", *spec["train"]], env)
                 run = out.strip().splitlines()[-1].removeprefix("run dir: ")
             if not parity.exists():
-                _run([exe, "synth-corpus", "--filter", "uplifting/v6", "--n", "64", "--seed", "1", "--out", str(parity)], env)
+                _run(
+                    [exe, "synth-corpus", "--filter", "uplifting/v6", "--n", "64", "--seed", "1", "--out", str(parity)],
+                    env,
+                )
             extra = [a.format(parity=parity) for a in spec["export"]]
             print(_run([exe, "export", run, "--out", str(exp), "--force", "--threads", str(args.threads), *extra], env))
         todo.append((name, exp, spec))
     load = wait_quiet(args.wait_quiet) if args.wait_quiet else list(os.getloadavg())
     for name, exp, spec in todo:
         cmp = ["--compare", *compare[name]] if compare.get(name) else []
-        _run([exe, "benchmark", str(exp), "--lengths", *map(str, args.lengths or spec["lengths"]), "--n", str(spec["n"]),
-              "--batch-size", str(spec["batch"]), "--threads", str(args.threads), "--repeats", str(args.repeats),
-              "--backends", "pytorch", "onnx-fp32", "onnx-int8", *cmp, *([] if args.no_profile else ["--profile"])], env)
+        _run(
+            [
+                exe,
+                "benchmark",
+                str(exp),
+                "--lengths",
+                *map(str, args.lengths or spec["lengths"]),
+                "--n",
+                str(spec["n"]),
+                "--batch-size",
+                str(spec["batch"]),
+                "--threads",
+                str(args.threads),
+                "--repeats",
+                str(args.repeats),
+                "--backends",
+                "pytorch",
+                "onnx-fp32",
+                "onnx-int8",
+                *cmp,
+                *([] if args.no_profile else ["--profile"]),
+            ],
+            env,
+        )
         print((exp / "benchmark.md").read_text())
         res = json.loads((exp / "benchmark.json").read_text())
         for backend in sorted({r["backend"] for r in res["rows"] if r["backend"].startswith("onnx-int8")}):
-            ratios = [f"{r['length']}: {r['speedup_vs_pytorch']:.2f}x (CPU {r['cpu_speedup_vs_pytorch']:.2f}x)"
-                      for r in res["rows"] if r["backend"] == backend]
+            ratios = [
+                f"{r['length']}: {r['speedup_vs_pytorch']:.2f}x (CPU {r['cpu_speedup_vs_pytorch']:.2f}x)"
+                for r in res["rows"]
+                if r["backend"] == backend
+            ]
             print(f"{name} {backend} vs PyTorch FP32, {args.threads} thread(s) -> {', '.join(ratios)}")
         print(f"load average before: {load[0]:.2f}, after: {res['load_average'][0]:.2f}")
     return 0

@@ -33,33 +33,43 @@ def main() -> None:
     args = ap.parse_args()
 
     from conftest import compose  # the real config tree
-
-    from distillery.runtime.context import ContextStrategy
     from distillery.data.datamodule import ArticleDataModule
     from distillery.filters import load_filter
     from distillery.models.backbone import load_backbone
     from distillery.models.regressor import Regressor, apply_finetune, hidden_size_of
+    from distillery.runtime.context import ContextStrategy
 
     torch.manual_seed(0)
     cfg = compose([f"model={args.model}", "seed=0"])
     spec = load_filter(cfg.filter.name)
     loaded = load_backbone(cfg.model)
-    model = Regressor(apply_finetune(loaded.backbone, cfg.model), len(spec.dimensions), cfg.model.pooling,
-                      hidden_size_of(loaded.backbone), [5.0] * 6, [2.0] * 6)
+    model = Regressor(
+        apply_finetune(loaded.backbone, cfg.model),
+        len(spec.dimensions),
+        cfg.model.pooling,
+        hidden_size_of(loaded.backbone),
+        [5.0] * 6,
+        [2.0] * 6,
+    )
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     data_cfg = OmegaConf.merge(cfg.data, {"batch_size": args.batch_size, "megabatch_mult": 30})
-    print(f"model {args.model}, batch {args.batch_size}, {args.rounds} passes over the same {args.articles} articles "
-          f"per mode and context, "
-          f"torch threads {torch.get_num_threads()}\n")
-    print("| context | batching | seconds | real tokens | padded tokens | pad waste | real tokens/s | grouped / pad-to-max |")
+    print(
+        f"model {args.model}, batch {args.batch_size}, {args.rounds} passes over the same {args.articles} articles "
+        f"per mode and context, "
+        f"torch threads {torch.get_num_threads()}\n"
+    )
+    print(
+        "| context | batching | seconds | real tokens | padded tokens | pad waste | real tokens/s | grouped / pad-to-max |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for max_tokens in args.max_tokens:
         strategy = ContextStrategy("truncate", max_tokens)
         dm = ArticleDataModule(data_cfg, spec, loaded.tokenizer, strategy, cfg.paths.cache_dir, seed=0)
         dm.setup()
         ds = dm.data["train"]  # the same articles for both modes: one full pass over the first N
-        ds.input_ids, ds.labels, ds.article, ds.lengths = (x[: args.articles] for x in
-                                                           (ds.input_ids, ds.labels, ds.article, ds.lengths))
+        ds.input_ids, ds.labels, ds.article, ds.lengths = (
+            x[: args.articles] for x in (ds.input_ids, ds.labels, ds.article, ds.lengths)
+        )
         bench(dm, data_cfg, model, opt, args.rounds, max_tokens)
 
 
@@ -88,8 +98,11 @@ def bench(dm, data_cfg, model, opt, rounds: int, max_tokens: int) -> None:
         rows.append(("length-grouped" if grouped else "pad-to-max", secs, real, padded, real / secs))
     ratio = rows[0][4] / rows[1][4]
     for name, secs, real, padded, tps in rows:
-        print(f"| {max_tokens} | {name} | {secs:.1f} | {real} | {padded} | {1 - real / padded:.1%} | {tps:.0f} | "
-              + (f"**{ratio:.2f}x** |" if name == "length-grouped" else "|"), flush=True)
+        print(
+            f"| {max_tokens} | {name} | {secs:.1f} | {real} | {padded} | {1 - real / padded:.1%} | {tps:.0f} | "
+            + (f"**{ratio:.2f}x** |" if name == "length-grouped" else "|"),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

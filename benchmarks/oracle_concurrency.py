@@ -37,8 +37,11 @@ from distillery.oracle.scorer import Scorer, answer_fields, base_record, build_j
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "oracle_server.py"), "--port", "0",
-                             "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "oracle_server.py"), "--port", "0", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc, proc.stdout.readline().strip()
 
 
@@ -53,8 +56,12 @@ def sequential_loop(spec, cfg, system_prompt, jobs, folder: Path) -> float:
     """The baseline: one blocking request after another (what a plain for-loop does)."""
     import openai
 
-    client = openai.OpenAI(api_key=api_key(cfg).get_secret_value(), base_url=cfg.endpoint,
-                           max_retries=cfg.max_retries, timeout=cfg.timeout_s)
+    client = openai.OpenAI(
+        api_key=api_key(cfg).get_secret_value(),
+        base_url=cfg.endpoint,
+        max_retries=cfg.max_retries,
+        timeout=cfg.timeout_s,
+    )
     oracle = OracleClient(cfg, spec, api_key(cfg))  # only for request_body(); its async client is unused
     prices = Prices(cfg)
     from distillery.oracle.batch import completion_from_body
@@ -67,8 +74,14 @@ def sequential_loop(spec, cfg, system_prompt, jobs, folder: Path) -> float:
             resp = client.chat.completions.create(**body)
             c = completion_from_body(resp.model_dump(), oracle.format)
             status, verdict = judge(c, spec)
-            ledger.append({**base_record(job, spec, cfg, sha(system_prompt), "online"), "status": status,
-                           **verdict, **answer_fields(c, prices)})
+            ledger.append(
+                {
+                    **base_record(job, spec, cfg, sha(system_prompt), "online"),
+                    "status": status,
+                    **verdict,
+                    **answer_fields(c, prices),
+                }
+            )
         return time.perf_counter() - t0
 
 
@@ -103,8 +116,11 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            cfg = load_config(None, {"base_url": base_url, "model": "test-oracle", "concurrency": 1},
-                              ["requests_per_minute=null", "tokens_per_minute=null"])
+            cfg = load_config(
+                None,
+                {"base_url": base_url, "model": "test-oracle", "concurrency": 1},
+                ["requests_per_minute=null", "tokens_per_minute=null"],
+            )
             system_prompt = render_system_prompt(spec)
             concurrent(spec, cfg, system_prompt, jobs_for(spec, cfg, system_prompt, 3, 99), folder)  # warm-up
             n = args.sequential_articles
@@ -114,22 +130,34 @@ def main() -> int:
                 cfg_c = cfg.model_copy(update={"concurrency": c})
                 m = max(n, min(int(c / args.latency * args.seconds), 400))
                 jobs = jobs_for(spec, cfg_c, system_prompt, m, i)
-                rows.append({"mode": f"scorer c={c}", "concurrency": c, "articles": m,
-                             "seconds": concurrent(spec, cfg_c, system_prompt, jobs, folder)})
+                rows.append(
+                    {
+                        "mode": f"scorer c={c}",
+                        "concurrency": c,
+                        "articles": m,
+                        "seconds": concurrent(spec, cfg_c, system_prompt, jobs, folder),
+                    }
+                )
     finally:
         proc.terminate()
         proc.wait(5)
 
     base = rows[0]["articles"] / rows[0]["seconds"]
-    print(f"\noracle throughput, server latency {args.latency * 1000:.0f} ms, "
-          f"{os.cpu_count()} CPU cores, Python {platform.python_version()}\n")
-    print(f"| {'mode':<16} | {'in flight':>9} | {'articles':>8} | {'seconds':>7} | {'articles/s':>10} | {'vs sequential':>13} |")
+    print(
+        f"\noracle throughput, server latency {args.latency * 1000:.0f} ms, "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}\n"
+    )
+    print(
+        f"| {'mode':<16} | {'in flight':>9} | {'articles':>8} | {'seconds':>7} | {'articles/s':>10} | {'vs sequential':>13} |"
+    )
     print(f"|{'-' * 18}|{'-' * 11}|{'-' * 10}|{'-' * 9}|{'-' * 12}|{'-' * 15}|")
     for r in rows:
         r["articles_per_s"] = r["articles"] / r["seconds"]
         r["ratio"] = r["articles_per_s"] / base
-        print(f"| {r['mode']:<16} | {r['concurrency']:>9} | {r['articles']:>8} | {r['seconds']:>7.2f} | "
-              f"{r['articles_per_s']:>10.1f} | {r['ratio']:>12.1f}x |")
+        print(
+            f"| {r['mode']:<16} | {r['concurrency']:>9} | {r['articles']:>8} | {r['seconds']:>7.2f} | "
+            f"{r['articles_per_s']:>10.1f} | {r['ratio']:>12.1f}x |"
+        )
     if args.json:
         args.json.write_text(json.dumps({"latency_s": args.latency, "rows": rows}, indent=2) + "\n")
     return 0

@@ -123,8 +123,20 @@ def tiny_run(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("release")
     with one_torch_thread():
-        assert main(["train", "experiment=smoke", "logger=none", "seed=0", "trainer.max_epochs=1",
-                     "context_strategy.max_tokens=256", f"paths.output_dir={out}"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "experiment=smoke",
+                    "logger=none",
+                    "seed=0",
+                    "trainer.max_epochs=1",
+                    "context_strategy.max_tokens=256",
+                    f"paths.output_dir={out}",
+                ]
+            )
+            == 0
+        )
     return next((out / "train" / "runs").iterdir())
 
 
@@ -155,9 +167,21 @@ def probe_run(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("probe")
     with one_torch_thread():
-        assert main(["train", "model=embedding_probe", "experiment=smoke", "logger=none", "seed=0",
-                     "context_strategy.max_tokens=128", f"paths.output_dir={out}",
-                     f"paths.cache_dir={out / 'cache'}"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "model=embedding_probe",
+                    "experiment=smoke",
+                    "logger=none",
+                    "seed=0",
+                    "context_strategy.max_tokens=128",
+                    f"paths.output_dir={out}",
+                    f"paths.cache_dir={out / 'cache'}",
+                ]
+            )
+            == 0
+        )
     return next((out / "train" / "runs").iterdir())
 
 

@@ -140,9 +140,11 @@ def render_fault(answer: dict, fault: str, dims: list[str]) -> tuple[str, str]:
 
 SYNTH_MARKER = "distillery-synthesize"
 _TARGET = re.compile(r"^### (\w+): target (\d+(?:\.\d+)?)\s*$", re.MULTILINE)
-SYNTH_FILLER = ("Volunteers in the district opened a new community centre this spring, and residents say the weekly "
-                "advice sessions have helped families who live nearby. The organisers plan to publish figures on "
-                "the number of visits at the end of the year, and councillors have promised to review the scheme. ")
+SYNTH_FILLER = (
+    "Volunteers in the district opened a new community centre this spring, and residents say the weekly "
+    "advice sessions have helped families who live nearby. The organisers plan to publish figures on "
+    "the number of visits at the end of the year, and councillors have promised to review the scheme. "
+)
 
 
 def is_generation(req: dict) -> bool:
@@ -152,8 +154,10 @@ def is_generation(req: dict) -> bool:
 def generation_answer(req: dict, noise: float = 0.0) -> dict:
     """The article a generation request gets: filler + one ``DIM:<name>=<target +- noise>`` line each."""
     prompt = "\n".join(m.get("content") or "" for m in req.get("messages", []))
-    lines = [f"DIM:{d}={min(10.0, max(0.0, float(x) + (noise if j % 2 == 0 else -noise))):g}"
-             for j, (d, x) in enumerate(_TARGET.findall(prompt))]
+    lines = [
+        f"DIM:{d}={min(10.0, max(0.0, float(x) + (noise if j % 2 == 0 else -noise))):g}"
+        for j, (d, x) in enumerate(_TARGET.findall(prompt))
+    ]
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:10]
     return {"title": f"Synthetic report {digest}", "content": SYNTH_FILLER * 2 + "\n\n" + "\n".join(lines)}
 
@@ -189,9 +193,17 @@ class _HTTPServer(ThreadingHTTPServer):
 class OracleServer:
     """``with OracleServer(latency=0.02) as srv: ... srv.base_url ...``"""
 
-    def __init__(self, latency: float = 0.0, dimensions: list[str] | None = None, api_key: str | None = None,
-                 reject_formats: tuple[str, ...] = (), batch_polls: int = 1, port: int = 0,
-                 answers: dict[str, dict[str, float]] | None = None, synth_noise: float = 0.0):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        dimensions: list[str] | None = None,
+        api_key: str | None = None,
+        reject_formats: tuple[str, ...] = (),
+        batch_polls: int = 1,
+        port: int = 0,
+        answers: dict[str, dict[str, float]] | None = None,
+        synth_noise: float = 0.0,
+    ):
         self.synth_noise = synth_noise  # distillery synthesize: re-scores = target +- this
         self.generated = 0
         self.latency = latency
@@ -224,7 +236,7 @@ class OracleServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def start(self) -> "OracleServer":
+    def start(self) -> OracleServer:
         self._thread.start()
         return self
 
@@ -233,7 +245,7 @@ class OracleServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "OracleServer":
+    def __enter__(self) -> OracleServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -279,8 +291,11 @@ class OracleServer:
             "created": int(time.time()),
             "model": req.get("model", MODEL),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-                      "total_tokens": prompt_chars // 4 + len(content) // 4},
+            "usage": {
+                "prompt_tokens": prompt_chars // 4,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": prompt_chars // 4 + len(content) // 4,
+            },
         }
         if fault == "no_usage":
             out.pop("usage")
@@ -296,25 +311,55 @@ class OracleServer:
             title, _ = parse_article(item["body"].get("messages", []))
             fault = self._next_fault(title)
             body = self.completion(item["body"], fault if fault in _CONTENT_FAULTS else "ok")
-            out.append({"id": f"batch_req_{uuid.uuid4().hex[:8]}", "custom_id": item["custom_id"],
-                        "response": {"status_code": 200, "request_id": uuid.uuid4().hex, "body": body}, "error": None})
+            out.append(
+                {
+                    "id": f"batch_req_{uuid.uuid4().hex[:8]}",
+                    "custom_id": item["custom_id"],
+                    "response": {"status_code": 200, "request_id": uuid.uuid4().hex, "body": body},
+                    "error": None,
+                }
+            )
             with self.lock:
                 self.batch_paid += 1
                 self.paid_by_title[title] += 1
-        fid = self._store_file(f"{batch['id']}_output.jsonl", "batch_output",
-                               ("\n".join(json.dumps(o) for o in out) + "\n").encode())
-        batch.update(status="completed", output_file_id=fid, completed_at=int(time.time()),
-                     request_counts={"total": len(out), "completed": len(out), "failed": 0})
+        fid = self._store_file(
+            f"{batch['id']}_output.jsonl", "batch_output", ("\n".join(json.dumps(o) for o in out) + "\n").encode()
+        )
+        batch.update(
+            status="completed",
+            output_file_id=fid,
+            completed_at=int(time.time()),
+            request_counts={"total": len(out), "completed": len(out), "failed": 0},
+        )
 
     def _store_file(self, filename: str, purpose: str, data: bytes) -> str:
         fid = f"file-{uuid.uuid4().hex[:16]}"
-        self.files[fid] = {"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
-                           "filename": filename, "purpose": purpose, "status": "processed", "data": data}
+        self.files[fid] = {
+            "id": fid,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "data": data,
+        }
         return fid
 
 
-_CONTENT_FAULTS = {"fences", "preamble", "trailing_comma", "truncated", "out_of_range", "missing_dim",
-                   "non_numeric", "garbage", "injected", "no_usage", "ok"}
+_CONTENT_FAULTS = {
+    "fences",
+    "preamble",
+    "trailing_comma",
+    "truncated",
+    "out_of_range",
+    "missing_dim",
+    "non_numeric",
+    "garbage",
+    "injected",
+    "no_usage",
+    "ok",
+}
 
 
 def _client_gone(sock: socket.socket) -> bool:
@@ -356,8 +401,9 @@ def _make_handler(server: OracleServer):
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:  # status line, headers and body in one write
                 self.send_response_only(status)
-                self.send_header("Content-Type", "application/json" if not isinstance(payload, bytes)
-                                 else "application/octet-stream")
+                self.send_header(
+                    "Content-Type", "application/json" if not isinstance(payload, bytes) else "application/octet-stream"
+                )
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -415,9 +461,16 @@ def _make_handler(server: OracleServer):
                 return self._send(200, self._poll(server.batches[m.group(1)]))
             if path.endswith("/batches"):
                 data = list(reversed(server.batches.values()))
-                return self._send(200, {"object": "list", "data": data, "has_more": False,
-                                        "first_id": data[0]["id"] if data else None,
-                                        "last_id": data[-1]["id"] if data else None})
+                return self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "has_more": False,
+                        "first_id": data[0]["id"] if data else None,
+                        "last_id": data[-1]["id"] if data else None,
+                    },
+                )
             self._error(404, f"no route {self.path}", "invalid_request_error")
 
         # ---- chat --------------------------------------------------------------------------
@@ -426,10 +479,15 @@ def _make_handler(server: OracleServer):
             rf = (req.get("response_format") or {}).get("type", "none")
             with server.lock:
                 user = next((m["content"] for m in reversed(req.get("messages", [])) if m.get("role") == "user"), "")
-                entry = {"title": title, "response_format": rf, "t": time.monotonic(), "user": user,
-                         "kind": "synthesize" if is_generation(req) else "score",
-                         "retry_count": self.headers.get("x-stainless-retry-count"),
-                         "authorization": self.headers.get("Authorization")}
+                entry = {
+                    "title": title,
+                    "response_format": rf,
+                    "t": time.monotonic(),
+                    "user": user,
+                    "kind": "synthesize" if is_generation(req) else "score",
+                    "retry_count": self.headers.get("x-stainless-retry-count"),
+                    "authorization": self.headers.get("Authorization"),
+                }
                 server.log.append(entry)
             if rf in server.reject_formats:
                 entry["status"] = 400
@@ -477,7 +535,8 @@ def _make_handler(server: OracleServer):
         def _upload(self, raw: bytes) -> None:
             ctype = self.headers.get("Content-Type", "")
             msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                f"Content-Type: {ctype}\r\n\r\n".encode() + raw)
+                f"Content-Type: {ctype}\r\n\r\n".encode() + raw
+            )
             fields, data, filename = {}, b"", "upload.jsonl"
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
@@ -493,11 +552,21 @@ def _make_handler(server: OracleServer):
                 return self._error(400, "unknown input_file_id", "invalid_request_error")
             bid = f"batch_{uuid.uuid4().hex[:16]}"
             n = len([x for x in server.files[req["input_file_id"]]["data"].splitlines() if x.strip()])
-            batch = {"id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
-                     "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window"),
-                     "status": "validating", "output_file_id": None, "error_file_id": None,
-                     "created_at": int(time.time()), "metadata": req.get("metadata"),
-                     "request_counts": {"total": n, "completed": 0, "failed": 0}, "_polls": 0}
+            batch = {
+                "id": bid,
+                "object": "batch",
+                "endpoint": req.get("endpoint"),
+                "errors": None,
+                "input_file_id": req["input_file_id"],
+                "completion_window": req.get("completion_window"),
+                "status": "validating",
+                "output_file_id": None,
+                "error_file_id": None,
+                "created_at": int(time.time()),
+                "metadata": req.get("metadata"),
+                "request_counts": {"total": n, "completed": 0, "failed": 0},
+                "_polls": 0,
+            }
             server.batches[bid] = batch
             self._send(200, {k: v for k, v in batch.items() if not k.startswith("_")})
 

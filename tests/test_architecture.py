@@ -148,8 +148,11 @@ def test_no_private_names_cross_modules():
 
 def test_runtime_imports_only_what_the_wheel_vendors():
     graph, _ = import_graph()
-    bad = {m: sorted(t for t in targets if not t.startswith("distillery.runtime") and t not in RUNTIME_MAY_IMPORT)
-           for m, targets in graph.items() if m.startswith("distillery.runtime")}
+    bad = {
+        m: sorted(t for t in targets if not t.startswith("distillery.runtime") and t not in RUNTIME_MAY_IMPORT)
+        for m, targets in graph.items()
+        if m.startswith("distillery.runtime")
+    }
     assert {m: t for m, t in bad.items() if t} == {}
 
 
@@ -158,12 +161,19 @@ def test_nothing_imports_upward_into_runtime_from_runtime_users():
     the vendored set is exactly runtime/ + spec + prefilter + errors."""
     from distillery.export.package import VENDORED
 
-    assert set(VENDORED) == {"errors.py", "filters/spec.py", "filters/prefilter.py",
-                             *(p.relative_to(SRC).as_posix() for p in (SRC / "runtime").glob("*.py"))}
+    assert set(VENDORED) == {
+        "errors.py",
+        "filters/spec.py",
+        "filters/prefilter.py",
+        *(p.relative_to(SRC).as_posix() for p in (SRC / "runtime").glob("*.py")),
+    }
 
 
 @pytest.mark.parametrize("limit", [500])
 def test_no_module_over_the_size_limit(limit):
-    big = {p.relative_to(SRC).as_posix(): n for p in SRC.rglob("*.py")
-           if (n := len(p.read_text(encoding="utf-8").splitlines())) > limit}
+    big = {
+        p.relative_to(SRC).as_posix(): n
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > limit
+    }
     assert big == {}

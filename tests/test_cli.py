@@ -16,9 +16,17 @@ def test_help_is_instant_and_lists_every_verb():
     for verb in VERBS:
         assert verb in out.stdout
     # lazy imports: --help must not import torch/lightning/transformers
-    probe = subprocess.run([sys.executable, "-c", "import sys, distillery.cli as c; c.build_parser();"
-                            "print(sorted(m for m in ('torch','lightning','transformers','hydra') if m in sys.modules))"],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, distillery.cli as c; c.build_parser();"
+            "print(sorted(m for m in ('torch','lightning','transformers','hydra') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip() == "[]"
     assert elapsed < 10  # generous: a cold interpreter; the import probe above is the real check
 
@@ -60,7 +68,9 @@ def test_validate_filter_reports_problems(tmp_path, capsys):
 
 def test_users_config_dir_adds_options(tmp_path, capsys):
     (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "my-tiny.yaml").write_text("defaults:\n  - tiny-qwen2\n  - _self_\nname: my-tiny\ninit_seed: 7\n")
+    (tmp_path / "model" / "my-tiny.yaml").write_text(
+        "defaults:\n  - tiny-qwen2\n  - _self_\nname: my-tiny\ninit_seed: 7\n"
+    )
     try:
         main(["train", "--config-dir", str(tmp_path), "model=my-tiny", "--cfg", "job"])
     except SystemExit as e:

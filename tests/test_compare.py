@@ -14,8 +14,16 @@ from distillery.evaluate.compare import compare, read_sweep
 DIMS = ["alpha", "beta"]
 
 
-def _job(sweep: Path, num: int, overrides: list[str], mae: float | None, *, error: str | None = None,
-         hydra_dir: bool = True, extra: dict | None = None) -> Path:
+def _job(
+    sweep: Path,
+    num: int,
+    overrides: list[str],
+    mae: float | None,
+    *,
+    error: str | None = None,
+    hydra_dir: bool = True,
+    extra: dict | None = None,
+) -> Path:
     d = sweep / f"{num}_{','.join(overrides)}"
     d.mkdir(parents=True)
     if hydra_dir:
@@ -23,8 +31,15 @@ def _job(sweep: Path, num: int, overrides: list[str], mae: float | None, *, erro
         (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     (d / "config.yaml").write_text(yaml.safe_dump({"seed": 0, "loss": {"name": "mse"}}))
     if mae is not None:
-        val = {"mae": mae, "rmse": mae * 1.3, "alpha/mae": mae - 0.1, "alpha/rmse": 1.0, "beta/mae": mae + 0.1,
-               "beta/spearman": 0.5, "mean_baseline_mae": 1.0}
+        val = {
+            "mae": mae,
+            "rmse": mae * 1.3,
+            "alpha/mae": mae - 0.1,
+            "alpha/rmse": 1.0,
+            "beta/mae": mae + 0.1,
+            "beta/spearman": 0.5,
+            "mean_baseline_mae": 1.0,
+        }
         (d / "metrics.json").write_text(json.dumps({"train_seconds": 100.0 + num, "val": val, **(extra or {})}))
     if error is not None:
         (d / "error.log").write_text(error)
@@ -37,8 +52,13 @@ def sweep(tmp_path: Path) -> Path:
     _job(s, 0, ["context_strategy=trunc512", "experiment=smoke"], 0.680)
     _job(s, 1, ["context_strategy=trunc1024", "experiment=smoke"], 0.652, extra={"inference_ms_per_article": 3.25})
     _job(s, 2, ["context_strategy=trunc2048", "experiment=smoke"], 0.627)
-    _job(s, 3, ["context_strategy=head_tail", "experiment=smoke"], None,
-         error="Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory\n")
+    _job(
+        s,
+        3,
+        ["context_strategy=head_tail", "experiment=smoke"],
+        None,
+        error='Traceback (most recent call last):\n  File "x.py", line 1\nRuntimeError: CUDA out of memory\n',
+    )
     _job(s, 10, ["context_strategy=chunked", "experiment=smoke"], 0.700, hydra_dir=False)  # variant from the dir name
     (s / "multirun.yaml").write_text("hydra: {}\n")
     return s
@@ -47,8 +67,12 @@ def sweep(tmp_path: Path) -> Path:
 def test_rows_deltas_and_failed_row(sweep: Path):
     rows = compare(sweep, write=False, quiet=True)
     assert [r["variant"] for r in rows] == [
-        "context_strategy=trunc512 (baseline)", "context_strategy=trunc1024", "context_strategy=trunc2048",
-        "context_strategy=head_tail", "context_strategy=chunked"]  # job order 0,1,2,3,10; experiment=smoke is common
+        "context_strategy=trunc512 (baseline)",
+        "context_strategy=trunc1024",
+        "context_strategy=trunc2048",
+        "context_strategy=head_tail",
+        "context_strategy=chunked",
+    ]  # job order 0,1,2,3,10; experiment=smoke is common
     delta = [r["delta_vs_baseline_pct"] for r in rows]
     assert delta[0] == pytest.approx(0.0)
     assert delta[1] == pytest.approx(100 * (0.652 - 0.680) / 0.680)  # -4.12 %

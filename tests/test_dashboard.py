@@ -36,8 +36,14 @@ def _dims(ref: str) -> list[str]:
 
 
 def _metrics_block(dims: list[str], mae: float, rng: random.Random) -> dict:
-    m = {"mae": mae, "rmse": mae * 1.25, "spearman": 0.2 + rng.random() / 2, "weighted_mae": mae * 0.8,
-         "tier_accuracy": 0.5 + rng.random() / 3, "mean_baseline_mae": 1.9}
+    m = {
+        "mae": mae,
+        "rmse": mae * 1.25,
+        "spearman": 0.2 + rng.random() / 2,
+        "weighted_mae": mae * 0.8,
+        "tier_accuracy": 0.5 + rng.random() / 3,
+        "mean_baseline_mae": 1.9,
+    }
     for d in dims:
         m[f"{d}/mae"] = mae + rng.uniform(-0.3, 0.3)
         m[f"{d}/rmse"] = m[f"{d}/mae"] * 1.2
@@ -52,25 +58,53 @@ def _write(p: Path, data) -> Path:
     return p
 
 
-def make_train_run(d: Path, ref: str, model: str, mae: float | None, seed: int = 0, started: str = "2026-11-20T10:00:00+0000",
-                   ctx: str = "trunc512", wandb_id: str | None = None, failed: bool = False) -> Path:
+def make_train_run(
+    d: Path,
+    ref: str,
+    model: str,
+    mae: float | None,
+    seed: int = 0,
+    started: str = "2026-11-20T10:00:00+0000",
+    ctx: str = "trunc512",
+    wandb_id: str | None = None,
+    failed: bool = False,
+) -> Path:
     import yaml
 
     rng = random.Random(seed)
     dims = _dims(ref)
-    cfg = {"filter": {"name": ref}, "model": {"name": model}, "context_strategy": {"name": ctx, "max_tokens": 128},
-           "loss": {"name": "mse"}, "seed": seed, "tags": ["smoke"], "data": {"source": "synthetic", "n": 240},
-           "logger": {"kind": "wandb" if wandb_id else "none", "project": "distillery", "entity": None, "group": ref}}
+    cfg = {
+        "filter": {"name": ref},
+        "model": {"name": model},
+        "context_strategy": {"name": ctx, "max_tokens": 128},
+        "loss": {"name": "mse"},
+        "seed": seed,
+        "tags": ["smoke"],
+        "data": {"source": "synthetic", "n": 240},
+        "logger": {"kind": "wandb" if wandb_id else "none", "project": "distillery", "entity": None, "group": ref},
+    }
     _write(d / "config.yaml", yaml.safe_dump(cfg))
-    _write(d / "run.json", {"task": "train", "seed": seed, "started": started, "git": {"sha": "abc123", "dirty": False}})
+    _write(
+        d / "run.json", {"task": "train", "seed": seed, "started": started, "git": {"sha": "abc123", "dirty": False}}
+    )
     if wandb_id:
         (d / "wandb" / f"offline-run-20261120_100000-{wandb_id}").mkdir(parents=True)
     if failed:
         _write(d / "error.log", "Traceback (most recent call last):\n  ...\nRuntimeError: CUDA out of memory\n")
     elif mae is not None:
-        _write(d / "metrics.json", {"filter": ref, "seed": seed, "epochs": 1, "train_seconds": 30.5,
-                                    "inference_ms_per_article": 4.2, "n": {"train": 192, "val": 24, "test": 24},
-                                    "val": _metrics_block(dims, mae, rng), "test": _metrics_block(dims, mae + 0.2, rng)})
+        _write(
+            d / "metrics.json",
+            {
+                "filter": ref,
+                "seed": seed,
+                "epochs": 1,
+                "train_seconds": 30.5,
+                "inference_ms_per_article": 4.2,
+                "n": {"train": 192, "val": 24, "test": 24},
+                "val": _metrics_block(dims, mae, rng),
+                "test": _metrics_block(dims, mae + 0.2, rng),
+            },
+        )
     return d
 
 
@@ -78,18 +112,35 @@ def make_tree(root: Path) -> dict[str, Path]:
     out = root / "outputs"
     runs = out / "train" / "runs"
     p: dict[str, Path] = {}
-    p["t1"] = make_train_run(runs / "2026-11-20_10-00-00_aaaaaa", UP, "tiny-qwen2", 1.90, 0, "2026-11-20T10:00:00+0000", wandb_id="w1abc")
-    p["t2"] = make_train_run(runs / "2026-11-21_10-00-00_bbbbbb", UP, "tiny-phi", 1.80, 1, "2026-11-21T10:00:00+0000", wandb_id="w2def")
-    p["t3"] = make_train_run(runs / "2026-11-22_10-00-00_cccccc", UP, "tiny-qwen2", 1.70, 2, "2026-11-22T10:00:00+0000", ctx="head_tail")
-    p["tfail"] = make_train_run(runs / "2026-11-22_11-00-00_dddddd", UP, "tiny-qwen2", None, 3, "2026-11-22T11:00:00+0000", failed=True)
-    p["bel"] = make_train_run(runs / "2026-11-22_12-00-00_eeeeee", BEL, "tiny-qwen2", 2.10, 0, "2026-11-22T12:00:00+0000", wandb_id="w3ghi")
-    p["bel2"] = make_train_run(runs / "2026-11-23_12-00-00_ffffff", BEL, "tiny-qwen2", 1.95, 1, "2026-11-23T12:00:00+0000")
+    p["t1"] = make_train_run(
+        runs / "2026-11-20_10-00-00_aaaaaa", UP, "tiny-qwen2", 1.90, 0, "2026-11-20T10:00:00+0000", wandb_id="w1abc"
+    )
+    p["t2"] = make_train_run(
+        runs / "2026-11-21_10-00-00_bbbbbb", UP, "tiny-phi", 1.80, 1, "2026-11-21T10:00:00+0000", wandb_id="w2def"
+    )
+    p["t3"] = make_train_run(
+        runs / "2026-11-22_10-00-00_cccccc", UP, "tiny-qwen2", 1.70, 2, "2026-11-22T10:00:00+0000", ctx="head_tail"
+    )
+    p["tfail"] = make_train_run(
+        runs / "2026-11-22_11-00-00_dddddd", UP, "tiny-qwen2", None, 3, "2026-11-22T11:00:00+0000", failed=True
+    )
+    p["bel"] = make_train_run(
+        runs / "2026-11-22_12-00-00_eeeeee", BEL, "tiny-qwen2", 2.10, 0, "2026-11-22T12:00:00+0000", wandb_id="w3ghi"
+    )
+    p["bel2"] = make_train_run(
+        runs / "2026-11-23_12-00-00_ffffff", BEL, "tiny-qwen2", 1.95, 1, "2026-11-23T12:00:00+0000"
+    )
     # a sweep: multirun.yaml + job dirs <num>_<override_dirname>/ (compare.py's layout)
     sw = out / "train" / "multiruns" / "2026-11-22_13-00-00_sweep1"
-    _write(sw / "multirun.yaml", "hydra:\n  job:\n    config_name: context_length\n  sweeper:\n    params:\n"
-                                 "      context_strategy: trunc512,head_tail\nfilter:\n  name: uplifting/v6\n")
+    _write(
+        sw / "multirun.yaml",
+        "hydra:\n  job:\n    config_name: context_length\n  sweeper:\n    params:\n"
+        "      context_strategy: trunc512,head_tail\nfilter:\n  name: uplifting/v6\n",
+    )
     for i, (ctx, mae) in enumerate((("trunc512", 1.85), ("head_tail", 1.75))):
-        j = make_train_run(sw / f"{i}_context_strategy={ctx}", UP, "tiny-qwen2", mae, 0, "2026-11-22T13:00:00+0000", ctx=ctx)
+        j = make_train_run(
+            sw / f"{i}_context_strategy={ctx}", UP, "tiny-qwen2", mae, 0, "2026-11-22T13:00:00+0000", ctx=ctx
+        )
         _write(j / ".hydra" / "overrides.yaml", f"- context_strategy={ctx}\n")
     _write(sw / "compare.csv", "variant,val_mae\n")
     p["sweep"] = sw
@@ -97,17 +148,39 @@ def make_tree(root: Path) -> dict[str, Path]:
     ev = out / "evaluate" / "runs" / "2026-11-23_09-00-00_ev0001"
     dims = _dims(UP)
     rng = random.Random(5)
-    _write(ev / "run.json", {"task": "evaluate", "seed": 0, "started": "2026-11-23T09:00:00+0000", "target": str(p["t3"])})
-    _write(ev / "metrics.json", {"target": str(p["t3"]), "kind": "pytorch", "data": "split test of synthetic data", "filter": UP,
-                                 "ms_per_article": 3.1, "calibrated": False, "final": _metrics_block(dims, 1.65, rng),
-                                 "raw": _metrics_block(dims, 1.7, rng), "ranking": {"r_precision": 0.4}})
+    _write(
+        ev / "run.json", {"task": "evaluate", "seed": 0, "started": "2026-11-23T09:00:00+0000", "target": str(p["t3"])}
+    )
+    _write(
+        ev / "metrics.json",
+        {
+            "target": str(p["t3"]),
+            "kind": "pytorch",
+            "data": "split test of synthetic data",
+            "filter": UP,
+            "ms_per_article": 3.1,
+            "calibrated": False,
+            "final": _metrics_block(dims, 1.65, rng),
+            "raw": _metrics_block(dims, 1.7, rng),
+            "ranking": {"r_precision": 0.4},
+        },
+    )
     lines = []
     for i in range(40):
         labels = {d: round(rng.uniform(0, 10), 1) for d in dims}
         scores = {d: min(10, max(0, v + rng.gauss(0, 1))) for d, v in labels.items()}
-        lines.append(json.dumps({"id": f"a{i}", "labels": labels, "scores": scores, "raw": scores,
-                                 "weighted_average": sum(scores.values()) / len(dims),
-                                 "oracle_weighted_average": sum(labels.values()) / len(dims)}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"a{i}",
+                    "labels": labels,
+                    "scores": scores,
+                    "raw": scores,
+                    "weighted_average": sum(scores.values()) / len(dims),
+                    "oracle_weighted_average": sum(labels.values()) / len(dims),
+                }
+            )
+        )
     _write(ev / "predictions.jsonl", "\n".join(lines) + "\n")
     _write(ev / "report.md", "# report\n")
     p["eval"] = ev
@@ -116,42 +189,128 @@ def make_tree(root: Path) -> dict[str, Path]:
     led = []
     for i in range(30):
         month = "2026-10" if i < 12 else "2026-11"
-        led.append({"key": f"k{i}", "filter": UP, "model": "test-oracle", "status": "ok" if i % 10 else "invalid",
-                    "usage": {"prompt_tokens": 1000, "completion_tokens": 200}, "cost_usd": 0.0005, "latency_s": 0.2,
-                    "ts": f"{month}-15T10:00:{i:02d}+0000"})
+        led.append(
+            {
+                "key": f"k{i}",
+                "filter": UP,
+                "model": "test-oracle",
+                "status": "ok" if i % 10 else "invalid",
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 200},
+                "cost_usd": 0.0005,
+                "latency_s": 0.2,
+                "ts": f"{month}-15T10:00:{i:02d}+0000",
+            }
+        )
     _write(sc / "ledger.jsonl", "".join(json.dumps(r) + "\n" for r in led))
-    _write(sc / "labelled.jsonl", "".join(json.dumps({"id": f"s{i}", "labels": {d: rng.uniform(0, 10) for d in dims},
-                                                      "oracle_answer": {"weighted_average": rng.uniform(0, 10), "tier": "low"}}) + "\n"
-                                          for i in range(25)))
-    pf = {"filter": UP, "articles": 40, "passed": 30, "pass_rate": 0.75,
-          "by_reason": {"passed": {"count": 30, "share": 0.75}, "excluded_sports_results": {"count": 6, "share": 0.15},
-                        "too_short": {"count": 4, "share": 0.1}},
-          "audit_blocked": {"excluded_sports_results": {"blocked": 6, "audited": 4, "relevant": 1, "false_negative_rate": 0.25},
-                            "too_short": {"blocked": 4, "audited": 2, "relevant": 0, "false_negative_rate": 0.0}},
-          "passed_scored": {"scored": 25, "oracle_lowest_tier": 5, "false_positive_rate": 0.2}}
+    _write(
+        sc / "labelled.jsonl",
+        "".join(
+            json.dumps(
+                {
+                    "id": f"s{i}",
+                    "labels": {d: rng.uniform(0, 10) for d in dims},
+                    "oracle_answer": {"weighted_average": rng.uniform(0, 10), "tier": "low"},
+                }
+            )
+            + "\n"
+            for i in range(25)
+        ),
+    )
+    pf = {
+        "filter": UP,
+        "articles": 40,
+        "passed": 30,
+        "pass_rate": 0.75,
+        "by_reason": {
+            "passed": {"count": 30, "share": 0.75},
+            "excluded_sports_results": {"count": 6, "share": 0.15},
+            "too_short": {"count": 4, "share": 0.1},
+        },
+        "audit_blocked": {
+            "excluded_sports_results": {"blocked": 6, "audited": 4, "relevant": 1, "false_negative_rate": 0.25},
+            "too_short": {"blocked": 4, "audited": 2, "relevant": 0, "false_negative_rate": 0.0},
+        },
+        "passed_scored": {"scored": 25, "oracle_lowest_tier": 5, "false_positive_rate": 0.2},
+    }
     _write(sc / "prefilter_report.json", pf)
-    _write(sc / "summary.json", {"filter": UP, "articles": 40, "blocked": 10, "passed": 30, "audited_blocked": 6, "labelled": 25,
-                                 "run": {"scored": 25, "failed": 0, "errors": 0, "prompt_tokens": 25000, "completion_tokens": 5000,
-                                         "cost_usd": 0.0125, "elapsed_s": 5.0, "stopped": None},
-                                 "articles_per_s": 5.0, "ledger": str(sc / "ledger.jsonl"), "prices": {"known": True},
-                                 "oracle": {"provider": "openai", "model": "test-oracle"}, "prefilter": pf})
+    _write(
+        sc / "summary.json",
+        {
+            "filter": UP,
+            "articles": 40,
+            "blocked": 10,
+            "passed": 30,
+            "audited_blocked": 6,
+            "labelled": 25,
+            "run": {
+                "scored": 25,
+                "failed": 0,
+                "errors": 0,
+                "prompt_tokens": 25000,
+                "completion_tokens": 5000,
+                "cost_usd": 0.0125,
+                "elapsed_s": 5.0,
+                "stopped": None,
+            },
+            "articles_per_s": 5.0,
+            "ledger": str(sc / "ledger.jsonl"),
+            "prices": {"known": True},
+            "oracle": {"provider": "openai", "model": "test-oracle"},
+            "prefilter": pf,
+        },
+    )
     p["score"] = sc
     # an export outside the outputs folder: manifest.json, parity.json, benchmark.json (export/)
     ex = root / "exports" / "uplifting_v6"
-    parity = {"n": 32, "fp32": {"max_abs_diff": 4.8e-7, "atol": 1e-3, "passed": True, "tokenizer": {"mismatched_articles": 0}},
-              "int8_tried": [{"config": "dynamic"}], "int8_config": "dynamic",
-              "int8": {"mae_fp32": 2.27, "mae_int8": 2.29, "mae_rel_change": 0.0098, "tier_agreement": 1.0,
-                       "min_spearman_vs_fp32": 0.994, "int8_mae_tol": 0.01, "passed": True, "failed_because": []}}
+    parity = {
+        "n": 32,
+        "fp32": {"max_abs_diff": 4.8e-7, "atol": 1e-3, "passed": True, "tokenizer": {"mismatched_articles": 0}},
+        "int8_tried": [{"config": "dynamic"}],
+        "int8_config": "dynamic",
+        "int8": {
+            "mae_fp32": 2.27,
+            "mae_int8": 2.29,
+            "mae_rel_change": 0.0098,
+            "tier_agreement": 1.0,
+            "min_spearman_vs_fp32": 0.994,
+            "int8_mae_tol": 0.01,
+            "passed": True,
+            "failed_because": [],
+        },
+    }
     _write(ex / "parity.json", parity)
-    _write(ex / "manifest.json", {"format": 1, "filter": UP, "base_model": {"name": "tiny-qwen2"}, "parity": parity,
-                                  "context_strategy": {"kind": "trunc", "max_tokens": 128},
-                                  "models": {"fp32": {"file": "model.fp32.onnx"}, "int8": {"file": "model.int8.onnx"}},
-                                  "files": {"model.fp32.onnx": {"bytes": 4_000_000}, "model.int8.onnx": {"bytes": 1_200_000}},
-                                  "source": {"run_dir": str(p["t3"])}, "export_seconds": 12.0})
+    _write(
+        ex / "manifest.json",
+        {
+            "format": 1,
+            "filter": UP,
+            "base_model": {"name": "tiny-qwen2"},
+            "parity": parity,
+            "context_strategy": {"kind": "trunc", "max_tokens": 128},
+            "models": {"fp32": {"file": "model.fp32.onnx"}, "int8": {"file": "model.int8.onnx"}},
+            "files": {"model.fp32.onnx": {"bytes": 4_000_000}, "model.int8.onnx": {"bytes": 1_200_000}},
+            "source": {"run_dir": str(p["t3"])},
+            "export_seconds": 12.0,
+        },
+    )
     _write(ex / "model.int8.onnx", "")
-    rows = [{"length": L, "backend": b, "n": 8, "batch_size": 8, "ms_per_article": ms, "articles_per_s": 1000 / ms,
-             "speedup_vs_pytorch": sp} for L in (128, 256) for b, ms, sp in
-            (("pytorch", 10.0 * L / 128, 1.0), ("onnx-fp32", 6.0 * L / 128, 1.67), ("onnx-int8", 4.0 * L / 128, 2.5))]
+    rows = [
+        {
+            "length": L,
+            "backend": b,
+            "n": 8,
+            "batch_size": 8,
+            "ms_per_article": ms,
+            "articles_per_s": 1000 / ms,
+            "speedup_vs_pytorch": sp,
+        }
+        for L in (128, 256)
+        for b, ms, sp in (
+            ("pytorch", 10.0 * L / 128, 1.0),
+            ("onnx-fp32", 6.0 * L / 128, 1.67),
+            ("onnx-int8", 4.0 * L / 128, 2.5),
+        )
+    ]
     _write(ex / "benchmark.json", {"rows": rows, "threads": 1, "when": "2026-11-23T10:00:00+0000"})
     p["export"] = ex
     p["outputs"], p["exports"] = out, root / "exports"
@@ -233,19 +392,40 @@ def test_ledger_is_read_incrementally(tree, tmp_path):
     assert first["read_bytes"] == led.stat().st_size
     assert first["months"]["2026-10|uplifting/v6|test-oracle"]["requests"] == 12
     size = led.stat().st_size
-    extra = json.dumps({"key": "new", "filter": UP, "model": "test-oracle", "status": "ok", "cost_usd": 0.001,
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5}, "ts": "2026-12-01T00:00:00+0000"}) + "\n"
+    extra = (
+        json.dumps(
+            {
+                "key": "new",
+                "filter": UP,
+                "model": "test-oracle",
+                "status": "ok",
+                "cost_usd": 0.001,
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+                "ts": "2026-12-01T00:00:00+0000",
+            }
+        )
+        + "\n"
+    )
     with open(led, "a") as fh:
         fh.write(extra + '{"partial": ')  # a line still being written is left for next time
     second = read_ledger_incremental(led, first)
     assert second["read_bytes"] == len(extra)
     assert second["offset"] == size + len(extra)
     assert second["months"]["2026-12|uplifting/v6|test-oracle"] == {
-        "requests": 1, "ok": 1, "invalid": 0, "error": 0, "prompt_tokens": 10, "completion_tokens": 5,
-        "cost_usd": 0.001, "latency_s": 0.0}
+        "requests": 1,
+        "ok": 1,
+        "invalid": 0,
+        "error": 0,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cost_usd": 0.001,
+        "latency_s": 0.0,
+    }
     assert second["months"]["2026-11|uplifting/v6|test-oracle"] == first["months"]["2026-11|uplifting/v6|test-oracle"]
     # rewritten from the start (not an append): everything is read again
-    led.write_text(json.dumps({"key": "x", "filter": UP, "model": "m2", "status": "ok", "ts": "2027-01-01T00:00:00"}) + "\n")
+    led.write_text(
+        json.dumps({"key": "x", "filter": UP, "model": "m2", "status": "ok", "ts": "2027-01-01T00:00:00"}) + "\n"
+    )
     third = read_ledger_incremental(led, second)
     assert list(third["months"]) == ["2027-01|uplifting/v6|m2"]
 
@@ -318,7 +498,12 @@ def test_site_is_offline_and_self_contained(tree, tmp_path):
 
 
 def test_site_escapes_data(tree, tmp_path):
-    make_train_run(tree["outputs"] / "train" / "runs" / "2026-11-26_10-00-00_x<script>&amp", UP, "</script><script>alert(1)</script>", 1.5)
+    make_train_run(
+        tree["outputs"] / "train" / "runs" / "2026-11-26_10-00-00_x<script>&amp",
+        UP,
+        "</script><script>alert(1)</script>",
+        1.5,
+    )
     html = _site(tree, tmp_path).read_text()
     assert "</script><script>alert(1)" not in html
     assert any(r.get("model") == "</script><script>alert(1)</script>" for r in _page_data(html)["runs"])
@@ -339,8 +524,13 @@ def test_cli_serve_binds_localhost(tree):
     import urllib.request
 
     env = {**os.environ, "DISTILLERY_OUTPUTS": str(tree["outputs"])}
-    proc = subprocess.Popen([sys.executable, "-m", "distillery.cli", "dashboard", "--serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distillery.cli", "dashboard", "--serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         url = None
         deadline = time.time() + 60

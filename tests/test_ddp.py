@@ -10,9 +10,20 @@ import sys
 
 def test_ddp_two_cpu_processes(tmp_path):
     env = {**os.environ, "DISTILLERY_OUTPUTS": str(tmp_path), "WANDB_MODE": "offline", "CI": "1"}
-    cmd = [sys.executable, "-m", "distillery.train", "experiment=smoke", "logger=csv", "seed=0", "data.n=160",
-           "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true",
-           "trainer.max_epochs=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "distillery.train",
+        "experiment=smoke",
+        "logger=csv",
+        "seed=0",
+        "data.n=160",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.precision=32-true",
+        "trainer.max_epochs=1",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list(tmp_path.glob("train/runs/*"))

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.usefixtures("single_threaded")
 
 def test_export_passes_the_gate_and_describes_itself(tiny_export):
     m = json.loads((tiny_export / "manifest.json").read_text())
-    assert m["dimensions"] == ["human_wellbeing_impact", "social_cohesion_impact", "justice_rights_impact",
-                               "evidence_level", "benefit_distribution", "change_durability"]
+    assert m["dimensions"] == [
+        "human_wellbeing_impact",
+        "social_cohesion_impact",
+        "justice_rights_impact",
+        "evidence_level",
+        "benefit_distribution",
+        "change_durability",
+    ]
     assert m["context_strategy"]["kind"] == "truncate" and m["context_strategy"]["max_tokens"] == 256
     assert m["tokens"]["pad_id"] == 151643 and m["scale"]["max"] == 10.0
     fp32 = m["models"]["fp32"]
@@ -28,7 +34,9 @@ def test_export_passes_the_gate_and_describes_itself(tiny_export):
     assert m["lora"]["r"] == 32 and m["lora"]["merged"] is True
     assert m["base_model"]["name"] == "tiny-qwen2" and m["base_model"]["source"] == "tiny"
     p = m["parity"]
-    assert p["fp32"]["passed"] and p["fp32"]["max_abs_diff"] < 1e-4 and p["fp32"]["tokenizer"]["mismatched_articles"] == 0
+    assert (
+        p["fp32"]["passed"] and p["fp32"]["max_abs_diff"] < 1e-4 and p["fp32"]["tokenizer"]["mismatched_articles"] == 0
+    )
     assert p["int8"]["passed"] and p["int8"]["mae_rel_change"] <= 0.01
     assert m["calibration"]["method"] == "isotonic" and m["confidence"]["alpha"] == 0.1
     card = (tiny_export / "MODEL_CARD.md").read_text()
@@ -101,6 +109,7 @@ def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path,
     assert "model.fp32.onnx: SHA-256 differs" in out
     line = next(x for x in out.splitlines() if x.startswith("FP32 parity"))
     assert float(line.split("PyTorch| ")[1].split()[0]) > 1e-2  # the number is printed, and it is large
+
     # the CLI turns a failed gate into exit status 3 and prints why
     def failing(d, threads=None):
         raise pipeline.GateFailed(f"{d}: verification failed (FP32 max |diff| 1.234e+00)")
@@ -113,11 +122,11 @@ def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path,
 
 def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_path):
     """A gate no configuration can meet: no INT8 model is shipped, every attempt is reported."""
-    from distillery.runtime.calibration import Calibration
     from distillery.export.parity import GateConfig
     from distillery.export.pipeline import FP32_FILE, INT8_FILE, int8_ladder
-    from distillery.runtime.onnx_scorer import OnnxScorer
     from distillery.filters.spec import parse_spec
+    from distillery.runtime.calibration import Calibration
+    from distillery.runtime.onnx_scorer import OnnxScorer
 
     work = tmp_path / "x"
     shutil.copytree(tiny_export, work)
@@ -129,8 +138,17 @@ def test_int8_ladder_fails_with_numbers_when_nothing_passes(tiny_export, tmp_pat
     true = np.array([spec.labels_vector(r["labels"]) for r in records])
     raw32, _, _ = OnnxScorer(work, "fp32", calibrated=False).predict_raw(records)
     strict = GateConfig(int8_mae_tol=-0.5)  # INT8 would have to cut the MAE in half
-    chosen, tried = int8_ladder(work, manifest, records, raw32, true, spec, Calibration.load(work / "calibration.json"),
-                                strict, ["dynamic-per-channel"])
+    chosen, tried = int8_ladder(
+        work,
+        manifest,
+        records,
+        raw32,
+        true,
+        spec,
+        Calibration.load(work / "calibration.json"),
+        strict,
+        ["dynamic-per-channel"],
+    )
     assert chosen is None and [t["config"] for t in tried] == ["dynamic-per-channel"]
     assert all(not t["passed"] and t["failed_because"] and np.isfinite(t["mae_int8"]) for t in tried)
     assert not (work / INT8_FILE).exists() and (work / FP32_FILE).exists()
@@ -181,15 +199,18 @@ def test_views_are_tokenizer_agnostic(qwen_tok):
     """The export runtime (tokenizers only) builds exactly the views training builds."""
     from tokenizers import Tokenizer
 
-    from distillery.runtime.context import ContextStrategy, special_tokens
     from distillery.evaluate.metrics import aggregate_views
+    from distillery.runtime.context import ContextStrategy, special_tokens
     from distillery.runtime.scoring import aggregate
 
     raw = Tokenizer.from_file(str(qwen_tok.name_or_path) + "/tokenizer.json")
     raw.no_truncation()
     text = "Clinics opened for thousands of families across the valley. " * 40
-    for s in (ContextStrategy("truncate", 64), ContextStrategy("head_tail", 64, head=24),
-              ContextStrategy("chunked", 64, stride=40, max_chunks=3)):
+    for s in (
+        ContextStrategy("truncate", 64),
+        ContextStrategy("head_tail", 64, head=24),
+        ContextStrategy("chunked", 64, stride=40, max_chunks=3),
+    ):
         ids = qwen_tok(text, add_special_tokens=False)["input_ids"]
         assert raw.encode(text, add_special_tokens=False).ids == ids
         prefix, suffix = special_tokens(qwen_tok)
@@ -210,10 +231,10 @@ def test_smoothing_is_exact_in_fp32(tiny_predictor, tiny_run):
 
     import torch
 
-    from distillery.runtime.context import special_tokens
     from distillery.evaluate.commands import load_eval_records
     from distillery.export.onnx_export import merge_lora
     from distillery.export.smooth import smooth_decoder
+    from distillery.runtime.context import special_tokens
 
     scorer = copy.copy(tiny_predictor.scorer)
     scorer.model = copy.deepcopy(scorer.model)
@@ -240,9 +261,16 @@ def _eager_onnx(model, path, opset=17):
     mask = torch.ones_like(ids)
     mask[1, 7:] = 0
     with torch.no_grad():
-        torch.onnx.export(model, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["out"],
-                          opset_version=opset, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}})
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["out"],
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}},
+        )
 
 
 @pytest.mark.parametrize("arch", ["bert", "qwen2"])
@@ -258,12 +286,25 @@ def test_attention_fusion_is_exact_padded_or_not(arch, tmp_path):
     from distillery.export.optimize import ATTENTION_OPSET, fuse_attention, optimize_fp32
 
     if arch == "bert":
-        cfg = transformers.BertConfig(vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                      intermediate_size=64, attn_implementation="eager")
+        cfg = transformers.BertConfig(
+            vocab_size=600,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            attn_implementation="eager",
+        )
         backbone = transformers.BertModel(cfg, add_pooling_layer=False)
     else:
-        cfg = transformers.Qwen2Config(vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                       num_key_value_heads=2, intermediate_size=64, attn_implementation="eager")
+        cfg = transformers.Qwen2Config(
+            vocab_size=600,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            attn_implementation="eager",
+        )
         backbone = transformers.Qwen2Model(cfg)
 
     class M(torch.nn.Module):
@@ -293,8 +334,9 @@ def test_attention_fusion_is_exact_padded_or_not(arch, tmp_path):
     assert disabled == ["SkipLayerNormFusion"]
     opts = ort.SessionOptions()
     opts.optimized_model_filepath = str(tmp_path / "session.onnx")
-    sess = ort.InferenceSession(str(tmp_path / "fused.onnx"), opts, providers=["CPUExecutionProvider"],
-                                disabled_optimizers=disabled)
+    sess = ort.InferenceSession(
+        str(tmp_path / "fused.onnx"), opts, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
+    )
     assert "SkipLayerNormalization" not in {n.op_type for n in onnx.load(str(tmp_path / "session.onnx")).graph.node}
     g = torch.Generator().manual_seed(1)
     for b, t, padded in ((1, 5, False), (3, 40, False), (3, 40, True), (4, 70, True)):
@@ -311,6 +353,7 @@ def test_attention_fusion_is_exact_padded_or_not(arch, tmp_path):
         wrong = version_converter.convert_version(onnx.load(str(tmp_path / "eager.onnx")), ATTENTION_OPSET)
         fuse_attention(wrong, maskless_branch=True)
         out = ort.InferenceSession(wrong.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-            None, {"input_ids": ids[:1].numpy(), "attention_mask": np.ones((1, ids.shape[1]), np.int64)})[0]
+            None, {"input_ids": ids[:1].numpy(), "attention_mask": np.ones((1, ids.shape[1]), np.int64)}
+        )[0]
         with torch.no_grad():
             assert np.abs(out - model(ids[:1], torch.ones_like(ids[:1])).numpy()).max() > 1e-2

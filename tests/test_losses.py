@@ -91,7 +91,9 @@ def test_lambda_zero_is_mse_and_hybrid_is_the_sum(cls):
     pred, target = torch.rand(6, 3) * 10, torch.rand(6, 3) * 10
     assert torch.equal(cls(lambda_=0.0)(pred, target), MSELoss()(pred, target))
     loss = cls(lambda_=0.3)
-    assert loss(pred, target).item() == pytest.approx(MSELoss()(pred, target).item() + 0.3 * loss.ranking(pred, target).item(), rel=1e-6)
+    assert loss(pred, target).item() == pytest.approx(
+        MSELoss()(pred, target).item() + 0.3 * loss.ranking(pred, target).item(), rel=1e-6
+    )
 
 
 # a mis-ordered pair: article 0 has the higher target but the lower prediction

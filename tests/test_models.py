@@ -37,14 +37,19 @@ def test_model_trains_and_loss_falls(name, qwen_tok):
     cfg = _model_cfg(name)
     loaded = load_backbone(cfg)
     assert loaded.is_decoder == (name != "minilm-l6")
-    model = Regressor(apply_finetune(loaded.backbone, cfg), 3, cfg.pooling, hidden_size_of(loaded.backbone),
-                      [5.0] * 3, [2.0] * 3)
+    model = Regressor(
+        apply_finetune(loaded.backbone, cfg), 3, cfg.pooling, hidden_size_of(loaded.backbone), [5.0] * 3, [2.0] * 3
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert any("lora_" in n for n in trainable) and "head.weight" in trainable
     assert not any("embed" in n and "lora" not in n for n in trainable)  # base stays frozen under LoRA
     tok = loaded.tokenizer
-    texts = ["Clinics opened for thousands of families.", "Nothing happened at the council meeting today.",
-             "An independent audit confirmed the gains.", "The festival was cancelled because of rain."]
+    texts = [
+        "Clinics opened for thousands of families.",
+        "Nothing happened at the council meeting today.",
+        "An independent audit confirmed the gains.",
+        "The festival was cancelled because of rain.",
+    ]
     enc = tok(texts, padding=True, return_tensors="pt")
     y = torch.tensor([[9.0, 8.0, 7.0], [1.0, 2.0, 1.0], [7.0, 9.0, 8.0], [2.0, 1.0, 3.0]])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)

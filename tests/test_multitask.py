@@ -20,8 +20,18 @@ HEADS = ("uplifting/v6", "belonging/v1")
 # evidence), 3 epochs of batch 8: both heads beat their mean baselines (val MAE / mean-baseline
 # MAE measured 0.89-0.96 for uplifting and 0.70-0.75 for belonging with seed 0 across machines and
 # thread counts; 0.83 and 0.63 with seed 1).
-RUN = ["experiment=cross_filter", "logger=none", "seed=0", "test=false", "data.n=300", "data.split=[0.6,0.35,0.05]",
-       "context_strategy.max_tokens=256", "data.batch_size=8", "optim.lr=3e-3", "trainer.max_epochs=3"]
+RUN = [
+    "experiment=cross_filter",
+    "logger=none",
+    "seed=0",
+    "test=false",
+    "data.n=300",
+    "data.split=[0.6,0.35,0.05]",
+    "context_strategy.max_tokens=256",
+    "data.batch_size=8",
+    "optim.lr=3e-3",
+    "trainer.max_epochs=3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,9 @@ def test_both_heads_learn_and_the_run_dir_is_complete(shared_run):
     assert m["val"]["mae_vs_baseline"] < 0.9  # on average, clearly learnt
     # the overall block is the mean over the filters
     assert m["val"]["mae"] == pytest.approx(np.mean([m["filters"][r]["val"]["mae"] for r in HEADS]))
-    assert m["val"]["mae_vs_baseline"] == pytest.approx(np.mean([m["filters"][r]["val"]["mae_vs_baseline"] for r in HEADS]))
+    assert m["val"]["mae_vs_baseline"] == pytest.approx(
+        np.mean([m["filters"][r]["val"]["mae_vs_baseline"] for r in HEADS])
+    )
     # equal compute: an epoch is every filter's train set once, in batches of 8 (one view per article)
     batches = {ref.replace("/", "_"): -(-m["n"][ref]["train"] // 8) for ref in HEADS}
     assert m["train_batches_per_epoch"] == batches and 170 <= m["n"]["uplifting/v6"]["train"] <= 190
@@ -71,12 +83,11 @@ def test_both_heads_learn_and_the_run_dir_is_complete(shared_run):
 def test_heads_reload_and_reproduce_per_filter_val_mae(shared_run, tmp_path, capsys):
     """Each head dir is a normal run dir: `distillery evaluate <run>/heads/<name>` works unchanged
     and its val MAE is the run's, to 1e-4."""
-    from distillery.models.checkpoint import load_checkpoint
-
     from distillery.data.split import label_matrix
     from distillery.evaluate.commands import load_eval_records
     from distillery.evaluate.metrics import regression_metrics
     from distillery.evaluate.predict import load_predictor
+    from distillery.models.checkpoint import load_checkpoint
 
     m = json.loads((shared_run / "metrics.json").read_text())
     head = shared_run / m["heads"]["uplifting/v6"]  # through the CLI
@@ -87,8 +98,12 @@ def test_heads_reload_and_reproduce_per_filter_val_mae(shared_run, tmp_path, cap
     head = shared_run / m["heads"]["belonging/v1"]  # through the same functions, without the report
     predictor = load_predictor(head)
     records, _ = load_eval_records(head, predictor.spec, None, "val")
-    mae = regression_metrics(predictor.predict(records).raw, label_matrix(records, predictor.spec), predictor.spec)["mae"]
-    assert predictor.spec.ref == "belonging/v1" and mae == pytest.approx(m["filters"]["belonging/v1"]["val"]["mae"], abs=1e-4)
+    mae = regression_metrics(predictor.predict(records).raw, label_matrix(records, predictor.spec), predictor.spec)[
+        "mae"
+    ]
+    assert predictor.spec.ref == "belonging/v1" and mae == pytest.approx(
+        m["filters"]["belonging/v1"]["val"]["mae"], abs=1e-4
+    )
     with pytest.raises(DistilleryError, match=r"multi-head run .*heads/belonging_v1, .*heads/uplifting_v6"):
         load_checkpoint(shared_run)
 
@@ -122,8 +137,10 @@ def _module(weights=None):
 
     torch.manual_seed(0)
     backbone = _Backbone()
-    heads = {"a_v1": Regressor(backbone, 3, "mean", 8, [5.0] * 3, [2.0] * 3),
-             "b_v1": Regressor(backbone, 2, "mean", 8, [1.0, 9.0], [1.0, 0.5])}
+    heads = {
+        "a_v1": Regressor(backbone, 3, "mean", 8, [5.0] * 3, [2.0] * 3),
+        "b_v1": Regressor(backbone, 2, "mean", 8, [1.0, 9.0], [1.0, 0.5]),
+    }
     specs = {"a_v1": SimpleNamespace(ref="a/v1"), "b_v1": SimpleNamespace(ref="b/v1")}
     optim = SimpleNamespace(lr=1e-3, weight_decay=0.0, scheduler="constant", warmup_ratio=0.0)
     mod = MultiHeadModule(heads, specs, mse_loss, optim, weights=weights)
@@ -156,7 +173,8 @@ def test_per_filter_loss_is_computed_on_that_filters_head():
     state = mod.trainable_state_dict()
     assert sum(k.endswith("emb.weight") for k in state) == 1
     assert {k for k in state if k.endswith(("target_mean", "target_std"))} == {
-        f"model.{h}.target_{s}" for h in ("a_v1", "b_v1") for s in ("mean", "std")}
+        f"model.{h}.target_{s}" for h in ("a_v1", "b_v1") for s in ("mean", "std")
+    }
 
 
 def test_interleaved_batches_are_single_filter_and_cover_every_example():
@@ -194,8 +212,15 @@ def test_unknown_head_is_one_line_error(capsys):
 
 def test_jsonl_needs_a_labelled_set_per_filter(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
-        main(["train", "experiment=cross_filter", "logger=none", "data=jsonl_heads",
-              f"data.paths={{uplifting/v6:{tmp_path}}}"])
+        main(
+            [
+                "train",
+                "experiment=cross_filter",
+                "logger=none",
+                "data=jsonl_heads",
+                f"data.paths={{uplifting/v6:{tmp_path}}}",
+            ]
+        )
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: data.paths has no entry for belonging/v1"), err
@@ -213,17 +238,35 @@ def test_compare_shows_per_filter_mae_of_the_shared_run_beside_the_single_runs(t
     up, be = {"mae": 1.2, "a/mae": 1.1}, {"mae": 1.0, "b/mae": 0.9}
     job(0, "[uplifting/v6]", {"filter": "uplifting/v6", "val": up, "global_step": 360, "train_seconds": 400})
     job(1, "[belonging/v1]", {"filter": "belonging/v1", "val": be, "global_step": 360, "train_seconds": 500})
-    job(2, "[uplifting/v6,belonging/v1]", {
-        "filter": "uplifting/v6+belonging/v1", "val": {"mae": 1.03}, "global_step": 720, "train_seconds": 800,
-        "filters": {"uplifting/v6": {"val": {"mae": 1.26, "a/mae": 1.2}}, "belonging/v1": {"val": {"mae": 0.8, "b/mae": 0.7}}}})
+    job(
+        2,
+        "[uplifting/v6,belonging/v1]",
+        {
+            "filter": "uplifting/v6+belonging/v1",
+            "val": {"mae": 1.03},
+            "global_step": 720,
+            "train_seconds": 800,
+            "filters": {
+                "uplifting/v6": {"val": {"mae": 1.26, "a/mae": 1.2}},
+                "belonging/v1": {"val": {"mae": 0.8, "b/mae": 0.7}},
+            },
+        },
+    )
     rows = compare(tmp_path)
     shared = rows[2]
     assert shared["uplifting/v6/val_mae"] == 1.26 and shared["belonging/v1/val_mae"] == 0.8
     assert shared["uplifting/v6/delta_vs_single_pct"] == pytest.approx(5.0)
     assert shared["belonging/v1/delta_vs_single_pct"] == pytest.approx(-20.0)
-    assert shared["uplifting/v6:a/mae"] == 1.2 and rows[0]["uplifting/v6:a/mae"] == 1.1 and rows[1]["uplifting/v6:a/mae"] is None
+    assert (
+        shared["uplifting/v6:a/mae"] == 1.2
+        and rows[0]["uplifting/v6:a/mae"] == 1.1
+        and rows[1]["uplifting/v6:a/mae"] is None
+    )
     assert [r["global_step"] for r in rows] == [360, 360, 720]
     md = (tmp_path / "compare.md").read_text()
     assert "| uplifting/v6 val MAE | uplifting/v6 Δ vs single | belonging/v1 val MAE |" in md
-    assert "| model.heads=[uplifting/v6,belonging/v1] | ok | 1.030 | -14.2% | 1.260 | +5.0% | **0.800** | -20.0% | 720 |" in md
+    assert (
+        "| model.heads=[uplifting/v6,belonging/v1] | ok | 1.030 | -14.2% | 1.260 | +5.0% | **0.800** | -20.0% | 720 |"
+        in md
+    )
     assert ":a/mae" not in md and "uplifting/v6:a/mae" in (tmp_path / "compare.csv").read_text()

@@ -27,17 +27,41 @@ def _ok_lines(path: Path) -> list[dict]:
 def test_kill_9_mid_run_then_resume(tmp_path, oracle_server, oracle_env):
     srv = oracle_server(latency=0.02)
     filler = "Volunteers opened a community kitchen that now serves hundreds of families every week. " * 5
-    write_jsonl(tmp_path / "articles.jsonl",
-                [{"id": f"k{i}", "title": f"Kill test {i}", "content": filler + str(i)} for i in range(N)])
+    write_jsonl(
+        tmp_path / "articles.jsonl",
+        [{"id": f"k{i}", "title": f"Kill test {i}", "content": filler + str(i)} for i in range(N)],
+    )
     out = tmp_path / "out"
-    args = ["score", "--filter", "uplifting/v6", "--input", str(tmp_path / "articles.jsonl"), "--base-url",
-            srv.base_url, "--model", "test-oracle", "--out", str(out), "--concurrency", "4", "--quiet",
-            "--price-in", "1", "--price-out", "2"]
+    args = [
+        "score",
+        "--filter",
+        "uplifting/v6",
+        "--input",
+        str(tmp_path / "articles.jsonl"),
+        "--base-url",
+        srv.base_url,
+        "--model",
+        "test-oracle",
+        "--out",
+        str(out),
+        "--concurrency",
+        "4",
+        "--quiet",
+        "--price-in",
+        "1",
+        "--price-out",
+        "2",
+    ]
     srv.hold_after(KILL_AFTER)  # answers after the 6th paid one park in the server until release()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
-                                                                      os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "distillery.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distillery.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     ledger = out / "ledger.jsonl"
     deadline = time.monotonic() + 40
     while len(_ok_lines(ledger)) < KILL_AFTER:

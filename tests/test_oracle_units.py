@@ -45,13 +45,16 @@ def test_parse_clean_and_safe_repairs(uplifting):
     assert ans.labels[d0] == 10.0
 
 
-@pytest.mark.parametrize("text,finish,kind", [
-    ("", "stop", "empty"),
-    ('{"content_type": "news_report", "human_wellbeing_impact": {"evidence": "cut', "length", "truncated"),
-    ("I refuse to answer", "stop", "malformed_json"),
-    ("[1, 2, 3]", "stop", "malformed_json"),
-    ('{"a": 1 "b": 2}', "stop", "malformed_json"),
-])
+@pytest.mark.parametrize(
+    "text,finish,kind",
+    [
+        ("", "stop", "empty"),
+        ('{"content_type": "news_report", "human_wellbeing_impact": {"evidence": "cut', "length", "truncated"),
+        ("I refuse to answer", "stop", "malformed_json"),
+        ("[1, 2, 3]", "stop", "malformed_json"),
+        ('{"a": 1 "b": 2}', "stop", "malformed_json"),
+    ],
+)
 def test_parse_unrepairable(uplifting, text, finish, kind):
     with pytest.raises(InvalidAnswer) as e:
         parse_answer(text, uplifting, finish)
@@ -115,9 +118,13 @@ def test_cache_key_changes_exactly_with_its_inputs():
     base = cache_key("f/v1", "m", {"temperature": 0.3}, msgs)
     assert base == cache_key("f/v1", "m", {"temperature": 0.3}, [dict(m) for m in msgs])
     other = [msgs[0], {"role": "user", "content": "article 2"}]
-    variants = [cache_key("f/v2", "m", {"temperature": 0.3}, msgs), cache_key("f/v1", "m2", {"temperature": 0.3}, msgs),
-                cache_key("f/v1", "m", {"temperature": 0.0}, msgs), cache_key("f/v1", "m", {"temperature": 0.3}, other),
-                cache_key("f/v1", "m", {"temperature": 0.3}, [{"role": "system", "content": "prompt!"}, msgs[1]])]
+    variants = [
+        cache_key("f/v2", "m", {"temperature": 0.3}, msgs),
+        cache_key("f/v1", "m2", {"temperature": 0.3}, msgs),
+        cache_key("f/v1", "m", {"temperature": 0.0}, msgs),
+        cache_key("f/v1", "m", {"temperature": 0.3}, other),
+        cache_key("f/v1", "m", {"temperature": 0.3}, [{"role": "system", "content": "prompt!"}, msgs[1]]),
+    ]
     assert len({base, *variants}) == 6
 
 
@@ -135,7 +142,12 @@ def test_rate_limiter_holds_requests_per_minute():
 
 def test_config_layers_presets_and_prices(monkeypatch):
     cfg = load_config("deepseek", {"concurrency": 3, "model": None}, ["temperature=0.0", "extra_body.top_k=5"])
-    assert (cfg.model, cfg.response_format, cfg.concurrency, cfg.temperature) == ("deepseek-chat", "json_object", 3, 0.0)
+    assert (cfg.model, cfg.response_format, cfg.concurrency, cfg.temperature) == (
+        "deepseek-chat",
+        "json_object",
+        3,
+        0.0,
+    )
     assert cfg.sampling() == {"temperature": 0.0, "max_tokens": 1500, "extra_body": {"top_k": 5}}
     p = Prices(cfg)
     assert p.known and p.cost(1_000_000, 0) == pytest.approx(0.27)
@@ -164,8 +176,20 @@ def test_prepare_dedupes_and_splits_by_tier(tmp_path, uplifting, capsys):
     write_jsonl(tmp_path / "a.jsonl", recs[:40])
     write_jsonl(tmp_path / "b.jsonl", recs[40:] + [dup, conflict])
     out = tmp_path / "prepared"
-    assert main(["prepare", "--filter", "uplifting/v6", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--filter",
+                "uplifting/v6",
+                str(tmp_path / "a.jsonl"),
+                str(tmp_path / "b.jsonl"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     stats = json.loads((out / "stats.json").read_text())
     assert stats["duplicates_dropped"] == 2 and stats["duplicates_with_different_labels"] == 1
     sizes = {k: len(read_records([out / f"{k}.jsonl"], uplifting).records) for k in ("train", "val", "test")}

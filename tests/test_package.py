@@ -79,10 +79,21 @@ def _compare(got: list[dict], ref: list[dict]) -> None:
 def test_wheel_contents_are_vendored_and_torch_free(wheel):
     z = zipfile.ZipFile(wheel)
     names = set(z.namelist())
-    for f in ("model/model.int8.onnx", "model/tokenizer.json", "model/filter.yaml", "model/calibration.json",
-              "model/confidence.json", "model/manifest.json", "model/MODEL_CARD.md", "__init__.py", "__main__.py",
-              "_distillery/filters/spec.py", "_distillery/filters/prefilter.py", "_distillery/runtime/context.py",
-              "_distillery/runtime/onnx_scorer.py"):
+    for f in (
+        "model/model.int8.onnx",
+        "model/tokenizer.json",
+        "model/filter.yaml",
+        "model/calibration.json",
+        "model/confidence.json",
+        "model/manifest.json",
+        "model/MODEL_CARD.md",
+        "__init__.py",
+        "__main__.py",
+        "_distillery/filters/spec.py",
+        "_distillery/filters/prefilter.py",
+        "_distillery/runtime/context.py",
+        "_distillery/runtime/onnx_scorer.py",
+    ):
         assert f"{PKG}/{f}" in names, f
     assert f"{PKG}/model/model.fp32.onnx" not in names
     repo = Path(__file__).resolve().parents[1] / "src" / "distillery"
@@ -115,8 +126,9 @@ def test_packaged_scorer_scores_identically_without_torch(wheel, articles, tiny_
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     script = SCORE_SCRIPT.format(pkg=PKG, heavy=set(HEAVY))
-    res = subprocess.run([sys.executable, "-c", script, str(site), str(articles), "block"], capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", script, str(site), str(articles), "block"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
     assert not set(HEAVY) & set(got["modules"])
@@ -133,8 +145,24 @@ def _wheelhouse() -> Path:
 
     house = cache_dir() / "wheelhouse"
     if not list(house.glob("onnxruntime-*.whl")):
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "onnxruntime", "tokenizers",
-                        "numpy", "pyyaml", "pydantic"], check=True, timeout=600)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "-d",
+                str(house),
+                "onnxruntime",
+                "tokenizers",
+                "numpy",
+                "pyyaml",
+                "pydantic",
+            ],
+            check=True,
+            timeout=600,
+        )
     return house
 
 
@@ -144,20 +172,45 @@ def test_wheel_installs_into_a_fresh_venv_and_scores_identically(wheel, articles
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-index", "--find-links",
-                    str(_wheelhouse()), str(wheel)], check=True, timeout=600)
-    res = subprocess.run([str(py), "-c", SCORE_SCRIPT.format(pkg=PKG, heavy=set(HEAVY)), "-", str(articles), "free"],
-                         capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(_wheelhouse()),
+            str(wheel),
+        ],
+        check=True,
+        timeout=600,
+    )
+    res = subprocess.run(
+        [str(py), "-c", SCORE_SCRIPT.format(pkg=PKG, heavy=set(HEAVY)), "-", str(articles), "free"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
     assert "torch" not in got["modules"] and "transformers" not in got["modules"]
-    probe = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('torch') is None)"],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [str(py), "-c", "import importlib.util as u; print(u.find_spec('torch') is None)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip() == "True"  # really a torch-free environment
     ref, ref_one = _reference(tiny_export, articles)
     _compare(got["batch"], ref)
     _compare([got["one"]], [ref_one])
-    cli = subprocess.run([str(py), "-m", PKG, str(articles), "--threads", "1"], capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [str(py), "-m", PKG, str(articles), "--threads", "1"], capture_output=True, text=True, timeout=300
+    )
     assert cli.returncode == 0, cli.stderr
     rows = [json.loads(x) for x in cli.stdout.splitlines()]
     assert [r["id"] for r in rows] == [r["id"] for r in ref] and all(0 <= r["weighted_average"] <= 10 for r in rows)

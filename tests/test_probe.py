@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distillery.cli import main
 from conftest import compose, one_torch_thread
+from distillery.cli import main
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
 
@@ -34,10 +34,20 @@ def test_regressor_embedding_is_sentence_transformers_encode():
     cfg = compose(["model=embedding_probe"]).model
     loaded = load_backbone(cfg)
     assert loaded.pooling == "mean" and loaded.normalize is True
-    model = Regressor(loaded.backbone, 6, loaded.pooling, hidden_size_of(loaded.backbone), [0.0] * 6, [1.0] * 6,
-                      normalize=loaded.normalize).eval()
-    texts = ["Volunteers rebuilt the library.", "A new clinic opened in the valley after years of campaigning.",
-             "Short."]
+    model = Regressor(
+        loaded.backbone,
+        6,
+        loaded.pooling,
+        hidden_size_of(loaded.backbone),
+        [0.0] * 6,
+        [1.0] * 6,
+        normalize=loaded.normalize,
+    ).eval()
+    texts = [
+        "Volunteers rebuilt the library.",
+        "A new clinic opened in the valley after years of campaigning.",
+        "Short.",
+    ]
     enc = loaded.tokenizer(texts, padding=True, return_tensors="pt")
     with torch.inference_mode():
         ours = model.encode(enc["input_ids"], enc["attention_mask"]).numpy()

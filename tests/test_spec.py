@@ -13,8 +13,14 @@ from distillery.filters.spec import parse_spec
 
 def test_uplifting_v6_as_specified(uplifting):
     assert uplifting.ref == "uplifting/v6"
-    assert uplifting.dimension_names == ["human_wellbeing_impact", "social_cohesion_impact", "justice_rights_impact",
-                                         "evidence_level", "benefit_distribution", "change_durability"]
+    assert uplifting.dimension_names == [
+        "human_wellbeing_impact",
+        "social_cohesion_impact",
+        "justice_rights_impact",
+        "evidence_level",
+        "benefit_distribution",
+        "change_durability",
+    ]
     assert uplifting.weights.tolist() == [0.25, 0.15, 0.10, 0.20, 0.20, 0.10]
     assert [(t.name, t.threshold) for t in uplifting.tiers] == [("high", 7.0), ("medium", 4.0), ("low", 0.0)]
     g = uplifting.gatekeepers[0]
@@ -22,10 +28,14 @@ def test_uplifting_v6_as_specified(uplifting):
 
 
 def test_weighted_average_gatekeeper_and_tier(uplifting):
-    s = np.array([[8, 8, 8, 8, 8, 8],          # 8.0 -> high
-                  [8, 8, 8, 2, 8, 8],          # 6.8 but evidence 2 < 3 -> capped at 3.0 -> low
-                  [12, -3, 5, 5, 5, 5],        # clamped to 10 / 0 first: 2.5+0+0.5+1+1+0.5 = 5.5
-                  [4, 4, 4, 4, 4, 4]])         # exactly 4.0 -> medium (threshold inclusive)
+    s = np.array(
+        [
+            [8, 8, 8, 8, 8, 8],  # 8.0 -> high
+            [8, 8, 8, 2, 8, 8],  # 6.8 but evidence 2 < 3 -> capped at 3.0 -> low
+            [12, -3, 5, 5, 5, 5],  # clamped to 10 / 0 first: 2.5+0+0.5+1+1+0.5 = 5.5
+            [4, 4, 4, 4, 4, 4],
+        ]
+    )  # exactly 4.0 -> medium (threshold inclusive)
     avg = uplifting.weighted_average(s)
     np.testing.assert_allclose(avg, [8.0, 3.0, 5.5, 4.0])
     assert uplifting.tier(avg).tolist() == ["high", "low", "medium", "medium"]
@@ -38,12 +48,12 @@ def test_every_problem_reported_at_once_with_file_line_and_key(tmp_path):
         "name: broken\n"
         "version: 1\n"
         "dimensions:\n"
-        "  - {name: Good-Name, weight: 0.5, description: x}\n"   # line 4: not snake_case
-        "  - {name: b, weight: -1, description: y}\n"            # line 5: negative weight
+        "  - {name: Good-Name, weight: 0.5, description: x}\n"  # line 4: not snake_case
+        "  - {name: b, weight: -1, description: y}\n"  # line 5: negative weight
         "tiers:\n"
-        "  - {name: low, threshold: 11}\n"                       # line 7: out of range
+        "  - {name: low, threshold: 11}\n"  # line 7: out of range
         "gatekeepers: []\n"
-        "typo_key: 1\n"                                          # line 9: unknown key
+        "typo_key: 1\n"  # line 9: unknown key
     )
     with pytest.raises(DistilleryError) as e:
         parse_spec(bad)
@@ -64,8 +74,13 @@ def test_cross_field_problems_named(tmp_path):
         "gatekeepers:\n  - {dimension: nope, below: 3, cap: 3}\n"
     )
     msg = str(pytest.raises(DistilleryError, parse_spec, bad).value)
-    for expected in ("duplicate names ['a']", "weights sum to 0.9", f"{bad}:10: gatekeepers.0.dimension",
-                     "strictly decreasing", "threshold 0"):
+    for expected in (
+        "duplicate names ['a']",
+        "weights sum to 0.9",
+        f"{bad}:10: gatekeepers.0.dimension",
+        "strictly decreasing",
+        "threshold 0",
+    ):
         assert expected in msg
 
 

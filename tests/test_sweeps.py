@@ -25,8 +25,11 @@ def compose_sweep(name: str, overrides: list[str] | None = None):
     register_resolvers()
     config_dir, config_name = resolve_sweep(name)
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name=config_name, return_hydra_config=True,
-                       overrides=[f"hydra.searchpath=[file://{conf_dir()}]", *(overrides or [])])
+        return compose(
+            config_name=config_name,
+            return_hydra_config=True,
+            overrides=[f"hydra.searchpath=[file://{conf_dir()}]", *(overrides or [])],
+        )
 
 
 def test_the_sweeps_are_shipped():
@@ -48,7 +51,9 @@ def test_basic_sweep_composes_and_every_value_is_a_valid_override(name):
     assert params
     # the sweep file adds only the sweep: apart from logger.group it is the training config
     base = compose()
-    assert {k: v for k, v in cfg.items() if k not in ("hydra", "logger")} == {k: v for k, v in base.items() if k not in ("hydra", "logger")}
+    assert {k: v for k, v in cfg.items() if k not in ("hydra", "logger")} == {
+        k: v for k, v in base.items() if k not in ("hydra", "logger")
+    }
     from distillery.paths import conf_dir
 
     for key, values in params.items():
@@ -65,7 +70,10 @@ def test_basic_sweep_composes_and_every_value_is_a_valid_override(name):
 
 
 def test_sweep_values():
-    assert compose_sweep("context_length").hydra.sweeper.params.context_strategy == "trunc512,trunc1024,trunc2048,head_tail"
+    assert (
+        compose_sweep("context_length").hydra.sweeper.params.context_strategy
+        == "trunc512,trunc1024,trunc2048,head_tail"
+    )
     loss = compose_sweep("loss").hydra.sweeper.params
     assert loss["loss"] == "hybrid_pairwise,hybrid_triplet,hybrid_listmle" and loss["loss.lambda_"] == "0.0,0.1,0.2,0.3"
     assert compose_sweep("base_model").hydra.sweeper.params.model == "tiny-qwen2,tiny-phi,tiny-gemma3,minilm-l6"
@@ -125,7 +133,10 @@ def test_sweep_verb_runs_a_multirun_and_compares_it(_outputs_in_tmp: Path, monke
     sweep = _sweep_dir(_outputs_in_tmp)
     jobs = read_sweep(sweep)
     assert [(j.variant, j.status) for j in jobs] == [
-        ("context_strategy=trunc512", "ok"), ("context_strategy=trunc1024", "ok"), ("context_strategy=head_tail", "failed")]
+        ("context_strategy=trunc512", "ok"),
+        ("context_strategy=trunc1024", "ok"),
+        ("context_strategy=head_tail", "failed"),
+    ]
     assert jobs[2].error == "RuntimeError: stub failure"
     assert all(j.config["logger"]["group"] == "sweep_context_length" for j in jobs)
     md = (sweep / "compare.md").read_text()  # written by the sweep's compare callback
@@ -139,9 +150,20 @@ def test_two_job_multirun_of_tiny_models_is_compared(_outputs_in_tmp: Path, caps
     from distillery.cli import main
     from distillery.evaluate.compare import read_sweep
 
-    code = main(["sweep", "context_length", "experiment=smoke", "logger=none", "seed=0", "test=false",
-                 "context_strategy=trunc512,head_tail", "data.n=40", "context_strategy.max_tokens=64",
-                 "context_strategy.head=32"])
+    code = main(
+        [
+            "sweep",
+            "context_length",
+            "experiment=smoke",
+            "logger=none",
+            "seed=0",
+            "test=false",
+            "context_strategy=trunc512,head_tail",
+            "data.n=40",
+            "context_strategy.max_tokens=64",
+            "context_strategy.head=32",
+        ]
+    )
     assert code == 0
     sweep = _sweep_dir(_outputs_in_tmp)
     jobs = read_sweep(sweep)

@@ -25,9 +25,29 @@ from distillery.oracle import synthesize as S
 
 
 def synth(srv, tmp_path: Path, *extra: str, out: str = "synth.jsonl") -> int:
-    return main(["synthesize", "--filter", "uplifting/v6", "--base-url", srv.base_url, "--model", "test-oracle",
-                 "--out", str(tmp_path / out), "--price-in", "1", "--price-out", "2", "--timeout", "5",
-                 "--max-retries", "3", "--quiet", *extra])
+    return main(
+        [
+            "synthesize",
+            "--filter",
+            "uplifting/v6",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "test-oracle",
+            "--out",
+            str(tmp_path / out),
+            "--price-in",
+            "1",
+            "--price-out",
+            "2",
+            "--timeout",
+            "5",
+            "--max-retries",
+            "3",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def report(tmp_path: Path, stem: str = "synth") -> dict:
@@ -50,8 +70,9 @@ def test_targets_land_in_the_tier_by_the_specs_own_arithmetic(uplifting, tier):
     assert set(uplifting.tier(uplifting.weighted_average(t, "news_report")).tolist()) == {tier}
     assert np.allclose(t * 2, np.round(t * 2))  # whole or half points
     assert len({tuple(r) for r in t}) > 250  # varied, not one target repeated
-    np.testing.assert_array_equal(S.draw_targets(uplifting, 120, seed=1, tier=tier, content_type="news_report"),
-                                  t[:120])  # deterministic and prefix-stable: --n 120 starts like --n 300
+    np.testing.assert_array_equal(
+        S.draw_targets(uplifting, 120, seed=1, tier=tier, content_type="news_report"), t[:120]
+    )  # deterministic and prefix-stable: --n 120 starts like --n 300
     if tier == "low":  # the gatekeeper counts: evidence_level < 3 caps the final score at 3
         capped = t[:, uplifting.dimension_names.index("evidence_level")] < 3
         assert capped.any() and (uplifting.weighted_average(t[capped]) <= 3).all()
@@ -60,39 +81,79 @@ def test_targets_land_in_the_tier_by_the_specs_own_arithmetic(uplifting, tier):
 def test_fixed_targets_and_unreachable_tiers(uplifting):
     t = S.draw_targets(uplifting, 50, seed=0, tier="high", fixed={"justice_rights_impact": 2.0})
     assert (t[:, 2] == 2.0).all() and set(uplifting.tier(uplifting.weighted_average(t)).tolist()) == {"high"}
-    with pytest.raises(DistilleryError, match="no targets reach that tier of uplifting/v6 with --target evidence_level=1 "):
+    with pytest.raises(
+        DistilleryError, match="no targets reach that tier of uplifting/v6 with --target evidence_level=1 "
+    ):
         S.draw_targets(uplifting, 5, seed=0, tier="high", fixed={"evidence_level": 1.0})  # the gatekeeper caps at 3
     # a press release is capped at 6 (content_type_caps): it can never be "high"
     with pytest.raises(DistilleryError, match="no targets reach that tier of uplifting/v6 for a press_release"):
         S.draw_targets(uplifting, 5, seed=0, tier="high", content_type="press_release")
     assert S.parse_target("evidence_level=9, human_wellbeing_impact=7.5", uplifting) == {
-        "evidence_level": 9.0, "human_wellbeing_impact": 7.5}
+        "evidence_level": 9.0,
+        "human_wellbeing_impact": 7.5,
+    }
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tier", "hgh"], "error: --tier: unknown tier 'hgh' for uplifting/v6; tiers: high, medium, low"),
-    ([], "error: give --tier (high, medium, low) and/or --target dim=score,..."),
-    (["--target", "joy=9"], "error: --target: unknown dimension 'joy' for uplifting/v6; dimensions: human_wellbeing"),
-    (["--target", "evidence_level=11"], "error: --target: evidence_level=11 is outside 0-10"),
-    (["--tier", "high", "--content-type", "poem"], "error: --content-type: 'poem' is not one of uplifting/v6's"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tier", "hgh"], "error: --tier: unknown tier 'hgh' for uplifting/v6; tiers: high, medium, low"),
+        ([], "error: give --tier (high, medium, low) and/or --target dim=score,..."),
+        (
+            ["--target", "joy=9"],
+            "error: --target: unknown dimension 'joy' for uplifting/v6; dimensions: human_wellbeing",
+        ),
+        (["--target", "evidence_level=11"], "error: --target: evidence_level=11 is outside 0-10"),
+        (["--tier", "high", "--content-type", "poem"], "error: --content-type: 'poem' is not one of uplifting/v6's"),
+    ],
+)
 def test_user_errors_are_one_line(tmp_path, capsys, oracle_env, args, message):
-    code = main(["synthesize", "--filter", "uplifting/v6", "--base-url", "http://127.0.0.1:9/v1", "--dry-run",
-                 "--out", str(tmp_path / "s.jsonl"), *args])
+    code = main(
+        [
+            "synthesize",
+            "--filter",
+            "uplifting/v6",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--dry-run",
+            "--out",
+            str(tmp_path / "s.jsonl"),
+            *args,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith(message), err
     assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_max_cost_needs_a_price(tmp_path, capsys, oracle_env):
-    assert main(["synthesize", "--filter", "uplifting/v6", "--tier", "high", "--model", "unpriced-model",
-                 "--base-url", "http://127.0.0.1:9/v1", "--max-cost", "1", "--out", str(tmp_path / "s.jsonl")]) == 2
+    assert (
+        main(
+            [
+                "synthesize",
+                "--filter",
+                "uplifting/v6",
+                "--tier",
+                "high",
+                "--model",
+                "unpriced-model",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--max-cost",
+                "1",
+                "--out",
+                str(tmp_path / "s.jsonl"),
+            ]
+        )
+        == 2
+    )
     assert "--max-cost needs a price for model 'unpriced-model'" in capsys.readouterr().err
 
 
 # ---- generation through the client and the ledger -------------------------------------------------
-def test_records_are_tagged_with_the_prompt_sha_and_a_rerun_pays_nothing(tmp_path, oracle_server, oracle_env,
-                                                                         uplifting, capsys):
+def test_records_are_tagged_with_the_prompt_sha_and_a_rerun_pays_nothing(
+    tmp_path, oracle_server, oracle_env, uplifting, capsys
+):
     srv = oracle_server(latency=0.01)
     assert synth(srv, tmp_path, "--n", "6", "--tier", "high", "--seed", "3", "--concurrency", "3") == 0
     assert srv.paid == srv.generated == 6 and 1 < srv.max_inflight <= 3
@@ -145,17 +206,29 @@ def test_generation_and_scoring_keys_never_collide(tmp_path, oracle_server, orac
     sent = [e["user"] for e in srv.log if e["kind"] == "synthesize"]
     assert len(sent) == 3 and all(u.startswith(S.MARKER) for u in sent)
     assert {S.sha(u[: -len(S.USER_MESSAGE) - 1]) for u in sent} == {
-        r["synthetic"]["prompt_sha"] for r in records(tmp_path, uplifting)}
+        r["synthetic"]["prompt_sha"] for r in records(tmp_path, uplifting)
+    }
 
 
 def test_faults_are_retried_or_reported_never_dropped(tmp_path, oracle_server, oracle_env, uplifting):
     srv = oracle_server()
     # one request at a time, so the global fault script maps to articles in order
-    srv.script("429:0.01", "500", "ok",  # article 0: two HTTP retries by the SDK, then ok
-               "truncated", "fences",    # article 1: truncated JSON re-asked; the fenced answer is repaired
-               "garbage", "garbage", "garbage",  # article 2: given up after 1 + invalid_retries(2) answers
-               "missing_dim", "ok",      # article 3: no "content": re-asked, then ok
-               "429:0.01", "429:0.01", "429:0.01", "429:0.01")  # article 4: retries exhausted -> error
+    srv.script(
+        "429:0.01",
+        "500",
+        "ok",  # article 0: two HTTP retries by the SDK, then ok
+        "truncated",
+        "fences",  # article 1: truncated JSON re-asked; the fenced answer is repaired
+        "garbage",
+        "garbage",
+        "garbage",  # article 2: given up after 1 + invalid_retries(2) answers
+        "missing_dim",
+        "ok",  # article 3: no "content": re-asked, then ok
+        "429:0.01",
+        "429:0.01",
+        "429:0.01",
+        "429:0.01",
+    )  # article 4: retries exhausted -> error
     assert synth(srv, tmp_path, "--n", "5", "--tier", "high", "--concurrency", "1") == 0
     rep = report(tmp_path)
     run = rep["generation"]["run"]
@@ -164,13 +237,21 @@ def test_faults_are_retried_or_reported_never_dropped(tmp_path, oracle_server, o
     assert run["invalid_answers"] == 1 + 3 + 1 and run["repairs"] == 1 and run["http_retries"] == 2 + 3
     assert rep["generation"]["generated"] == 3 and rep["generation"]["failed_records"] == 2
     recs = records(tmp_path, uplifting)
-    ids = [j.article["id"] for j in S.build_jobs(
-        uplifting, S.load_config(None, {"model": "test-oracle"}), S.SynthOptions("uplifting/v6", n=5, tier="high"),
-        "news_report")]
+    ids = [
+        j.article["id"]
+        for j in S.build_jobs(
+            uplifting,
+            S.load_config(None, {"model": "test-oracle"}),
+            S.SynthOptions("uplifting/v6", n=5, tier="high"),
+            "news_report",
+        )
+    ]
     assert [r["id"] for r in recs] == [ids[0], ids[1], ids[3]]
     failed = [json.loads(x) for x in (tmp_path / "synth.failed.jsonl").read_text().splitlines()]
     assert [(f["id"], f["status"], f["error_type"], f["attempts"]) for f in failed] == [
-        (ids[2], "invalid", "malformed_json", 3), (ids[4], "error", "rate_limited", 0)]
+        (ids[2], "invalid", "malformed_json", 3),
+        (ids[4], "error", "rate_limited", 0),
+    ]
     assert failed[0]["raw"] == "I would rather not write this article." and failed[0]["target"]
     statuses = [(x["article_id"], x["status"], x.get("error_type")) for x in ledger(tmp_path)]
     assert (ids[1], "invalid", "truncated") in statuses and (ids[3], "invalid", "missing_fields") in statuses
@@ -196,8 +277,14 @@ def test_max_cost_stops_before_overspending_and_resumes(tmp_path, oracle_server,
     assert spent <= ceiling and rep["cost_usd"] == pytest.approx(spent, abs=1e-6)
     # each request reserved its worst case (prompt + max_tokens): one more would have risked the ceiling
     job_est = S.Prices(S.load_config(None, {"model": "test-oracle", "price": {"input": 1, "output": 2}})).cost(
-        S.build_jobs(uplifting, S.load_config(None, {"model": "test-oracle"}),
-                     S.SynthOptions("uplifting/v6", n=8, tier="high"), "news_report")[srv.paid].est_prompt_tokens, 1500)
+        S.build_jobs(
+            uplifting,
+            S.load_config(None, {"model": "test-oracle"}),
+            S.SynthOptions("uplifting/v6", n=8, tier="high"),
+            "news_report",
+        )[srv.paid].est_prompt_tokens,
+        1500,
+    )
     assert spent + job_est > ceiling
     assert len(records(tmp_path, uplifting)) == srv.paid == rep["generation"]["generated"]
     first = srv.paid
@@ -205,8 +292,10 @@ def test_max_cost_stops_before_overspending_and_resumes(tmp_path, oracle_server,
     assert synth(srv, tmp_path, "--n", "8", "--tier", "high", "--concurrency", "1", "--max-cost", "1") == 0
     assert srv.paid == srv.generated == 8 and report(tmp_path)["generation"]["run"]["scored"] == 8 - first
     # the ceiling covers re-scoring too: generation is cached (free), scoring stops at the ceiling
-    assert synth(srv, tmp_path, "--n", "8", "--tier", "high", "--concurrency", "1", "--rescore",
-                 "--max-cost", "0.005") == 0
+    assert (
+        synth(srv, tmp_path, "--n", "8", "--tier", "high", "--concurrency", "1", "--rescore", "--max-cost", "0.005")
+        == 0
+    )
     rep = report(tmp_path)
     assert srv.generated == 8 and rep["generation"]["cached"] == 8
     assert 0 < rep["cost_usd"] <= 0.005 and rep["rescore"]["run"]["stopped"] == "max_cost"
@@ -254,12 +343,33 @@ def test_kill_9_mid_generation_then_resume(tmp_path, oracle_server, oracle_env, 
     n, kill_after = 8, 3
     srv = oracle_server(latency=0.02)
     srv.hold_after(kill_after)
-    args = ["synthesize", "--filter", "uplifting/v6", "--n", str(n), "--tier", "high", "--base-url", srv.base_url,
-            "--model", "test-oracle", "--out", str(tmp_path / "synth.jsonl"), "--concurrency", "3", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
-                                                                      os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "distillery.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = [
+        "synthesize",
+        "--filter",
+        "uplifting/v6",
+        "--n",
+        str(n),
+        "--tier",
+        "high",
+        "--base-url",
+        srv.base_url,
+        "--model",
+        "test-oracle",
+        "--out",
+        str(tmp_path / "synth.jsonl"),
+        "--concurrency",
+        "3",
+        "--quiet",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distillery.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     path = tmp_path / "synth.ledger.jsonl"
     deadline = time.monotonic() + 60
     while not path.exists() or len(path.read_text().splitlines()) < kill_after:
@@ -279,12 +389,26 @@ def test_kill_9_mid_generation_then_resume(tmp_path, oracle_server, oracle_env, 
 # ---- kept out of val/test ---------------------------------------------------------------------------
 def _mixed(uplifting, n_real=200, n_syn=60):
     rng = np.random.default_rng(0)
-    real = [{"id": f"r{i}", "title": f"Real {i}", "content": "x" * 50,
-             "labels": dict(zip(uplifting.dimension_names, rng.uniform(0, 10, 6).round(1)))} for i in range(n_real)]
+    real = [
+        {
+            "id": f"r{i}",
+            "title": f"Real {i}",
+            "content": "x" * 50,
+            "labels": dict(zip(uplifting.dimension_names, rng.uniform(0, 10, 6).round(1))),
+        }
+        for i in range(n_real)
+    ]
     t = S.draw_targets(uplifting, n_syn, seed=0, tier="high")
-    syn = [{"id": f"s{i}", "title": f"Synthetic {i}", "content": "y" * 50,
-            "labels": dict(zip(uplifting.dimension_names, t[i])), "synthetic": {"prompt_sha": str(i)}}
-           for i in range(n_syn)]
+    syn = [
+        {
+            "id": f"s{i}",
+            "title": f"Synthetic {i}",
+            "content": "y" * 50,
+            "labels": dict(zip(uplifting.dimension_names, t[i])),
+            "synthetic": {"prompt_sha": str(i)},
+        }
+        for i in range(n_syn)
+    ]
     mixed = [x for pair in zip(real, syn) for x in pair] + real[n_syn:]  # interleaved
     return real, syn, mixed
 
@@ -310,20 +434,43 @@ def test_prepare_and_the_jsonl_datamodule_keep_synthetic_in_train(tmp_path, upli
 
     real, syn, mixed = _mixed(uplifting)
     write_jsonl(tmp_path / "mixed.jsonl", mixed)
-    assert main(["prepare", "--filter", "uplifting/v6", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "p")]) == 0
+    assert (
+        main(["prepare", "--filter", "uplifting/v6", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "p")]) == 0
+    )
     assert "60 synthetic record(s): all in train" in capsys.readouterr().out
     stats = json.loads((tmp_path / "p" / "stats.json").read_text())
-    assert stats["synthetic"] == 60 and [stats["splits"][s]["synthetic"] for s in ("train", "val", "test")] == [60, 0, 0]
-    assert main(["prepare", "--filter", "uplifting/v6", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "q"),
-                 "--synthetic-in-eval"]) == 0
+    assert stats["synthetic"] == 60 and [stats["splits"][s]["synthetic"] for s in ("train", "val", "test")] == [
+        60,
+        0,
+        0,
+    ]
+    assert (
+        main(
+            [
+                "prepare",
+                "--filter",
+                "uplifting/v6",
+                str(tmp_path / "mixed.jsonl"),
+                "--out",
+                str(tmp_path / "q"),
+                "--synthetic-in-eval",
+            ]
+        )
+        == 0
+    )
     stats = json.loads((tmp_path / "q" / "stats.json").read_text())
     assert stats["splits"]["val"]["synthetic"] + stats["splits"]["test"]["synthetic"] > 0
 
     base = {"split": [0.8, 0.1, 0.1], "split_seed": 0, "source": "jsonl"}
-    splits, _ = load_split_records(OmegaConf.create({**base, "path": str(tmp_path / "mixed.jsonl")}), uplifting, tmp_path)
+    splits, _ = load_split_records(
+        OmegaConf.create({**base, "path": str(tmp_path / "mixed.jsonl")}), uplifting, tmp_path
+    )
     assert not any(map(is_synthetic, splits["val"] + splits["test"])) and sum(map(is_synthetic, splits["train"])) == 60
-    splits, _ = load_split_records(OmegaConf.create({**base, "path": str(tmp_path / "mixed.jsonl"),
-                                                     "synthetic_in_eval": True}), uplifting, tmp_path)
+    splits, _ = load_split_records(
+        OmegaConf.create({**base, "path": str(tmp_path / "mixed.jsonl"), "synthetic_in_eval": True}),
+        uplifting,
+        tmp_path,
+    )
     assert any(map(is_synthetic, splits["val"] + splits["test"]))
     # a folder without val.jsonl: val is carved out of train, synthetic records stay in train
     (tmp_path / "d").mkdir()
@@ -332,8 +479,11 @@ def test_prepare_and_the_jsonl_datamodule_keep_synthetic_in_train(tmp_path, upli
     assert splits["val"] and not any(map(is_synthetic, splits["val"])) and splits["test"] == []
     # synthetic records someone put in val.jsonl: a one-line error naming the file and the key
     write_jsonl(tmp_path / "d" / "val.jsonl", syn[:2] + real[:5])
-    with pytest.raises(DistilleryError, match=r"d/val.jsonl: 2 synthetic record\(s\) in the val split .*"
-                                              r"data.synthetic_in_eval=true"):
+    with pytest.raises(
+        DistilleryError,
+        match=r"d/val.jsonl: 2 synthetic record\(s\) in the val split .*"
+        r"data.synthetic_in_eval=true",
+    ):
         load_split_records(OmegaConf.create({**base, "path": str(tmp_path / "d")}), uplifting, tmp_path)
     # no real record at all (a synth-corpus file, the embedded corpus): nothing to hold out for, split as usual
     write_jsonl(tmp_path / "syn.jsonl", syn)
@@ -341,6 +491,7 @@ def test_prepare_and_the_jsonl_datamodule_keep_synthetic_in_train(tmp_path, upli
     assert splits["val"] and all(map(is_synthetic, splits["val"]))
     assert main(["prepare", "--filter", "uplifting/v6", str(tmp_path / "syn.jsonl"), "--out", str(tmp_path / "s")]) == 0
     assert "60 synthetic record(s): split like the rest: no real records" in capsys.readouterr().out
-    splits, _ = load_split_records(OmegaConf.create({**base, "source": "synthetic", "n": 60, "corpus_seed": 0}),
-                                   uplifting, tmp_path)
+    splits, _ = load_split_records(
+        OmegaConf.create({**base, "source": "synthetic", "n": 60, "corpus_seed": 0}), uplifting, tmp_path
+    )
     assert splits["val"] and all(map(is_synthetic, splits["val"]))

@@ -134,8 +134,10 @@ def test_evidence_layout_rewards_head_plus_tail(spec, corpus, tokenized):
 
 def _band_patterns():
     slot = re.compile(r"\\\{[A-Za-z_0-9]+\\\}")
-    return {d: [[re.compile(slot.sub(".+?", re.escape(t)) + "$") for t in band] for band in bands]
-            for d, bands in S.PHRASE_BANKS.items()}
+    return {
+        d: [[re.compile(slot.sub(".+?", re.escape(t)) + "$") for t in band] for band in bands]
+        for d, bands in S.PHRASE_BANKS.items()
+    }
 
 
 def test_evidence_wording_matches_score_band(spec, corpus):
@@ -174,19 +176,36 @@ def test_topics_vary(corpus):
 
 
 def test_generic_spec_works():
-    spec = FilterSpec.model_validate({
-        "name": "civic", "version": 2,
-        "dimensions": [
-            {"name": "transparency", "weight": 0.5, "description": "How openly decisions are documented.",
-             "scale": {0: "Secret, undocumented decisions.", 5: "Partial minutes published.",
-                       10: "Full records and open data."}},
-            {"name": "participation", "weight": 0.3, "description": "How many citizens took part."},
-            {"name": "cost_efficiency", "weight": 0.2, "description": "Value for money.",
-             "scale": {3: "Over budget.", 8: "Under budget with savings reinvested."}},
-        ],
-        "tiers": [{"name": "good", "threshold": 6.0}, {"name": "ok", "threshold": 3.0},
-                  {"name": "poor", "threshold": 0.0}],
-    })
+    spec = FilterSpec.model_validate(
+        {
+            "name": "civic",
+            "version": 2,
+            "dimensions": [
+                {
+                    "name": "transparency",
+                    "weight": 0.5,
+                    "description": "How openly decisions are documented.",
+                    "scale": {
+                        0: "Secret, undocumented decisions.",
+                        5: "Partial minutes published.",
+                        10: "Full records and open data.",
+                    },
+                },
+                {"name": "participation", "weight": 0.3, "description": "How many citizens took part."},
+                {
+                    "name": "cost_efficiency",
+                    "weight": 0.2,
+                    "description": "Value for money.",
+                    "scale": {3: "Over budget.", 8: "Under budget with savings reinvested."},
+                },
+            ],
+            "tiers": [
+                {"name": "good", "threshold": 6.0},
+                {"name": "ok", "threshold": 3.0},
+                {"name": "poor", "threshold": 0.0},
+            ],
+        }
+    )
     records, evidence = S.generate_corpus_with_evidence(spec, 200, seed=1)
     assert records == S.generate_corpus(spec, 200, seed=1)
     for r, ev in zip(records, evidence):

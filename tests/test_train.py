@@ -36,28 +36,49 @@ def smoke_run(tmp_path_factory):
 
 def test_run_dir_has_everything(smoke_run):
     run = smoke_run
-    for f in ("config.yaml", "run.json", "metrics.json", "checkpoint/head.safetensors", "checkpoint/filter.yaml",
-              "checkpoint/adapter/adapter_model.safetensors", "checkpoint/tokenizer/tokenizer.json",
-              "checkpoint/distillery.json", "plots/pred_vs_true_val.png", "plots/pred_vs_true_test.png",
-              "plots/loss_curve.png", "checkpoints/last.ckpt", "csv/metrics.csv"):
+    for f in (
+        "config.yaml",
+        "run.json",
+        "metrics.json",
+        "checkpoint/head.safetensors",
+        "checkpoint/filter.yaml",
+        "checkpoint/adapter/adapter_model.safetensors",
+        "checkpoint/tokenizer/tokenizer.json",
+        "checkpoint/distillery.json",
+        "plots/pred_vs_true_val.png",
+        "plots/pred_vs_true_test.png",
+        "plots/loss_curve.png",
+        "checkpoints/last.ckpt",
+        "csv/metrics.csv",
+    ):
         assert (run / f).is_file(), f
     info = json.loads((run / "run.json").read_text())
     assert info["seed"] == 0 and info["seed_generated"] is False
     assert info["versions"]["torch"] and "sha" in info["git"]
     m = json.loads((run / "metrics.json").read_text())
     for stage in ("val", "test"):
-        for key in ("mae", "rmse", "spearman", "mean_baseline_mae", "weighted_mae", "tier_accuracy",
-                    "evidence_level/mae", "evidence_level/rmse", "evidence_level/spearman"):
+        for key in (
+            "mae",
+            "rmse",
+            "spearman",
+            "mean_baseline_mae",
+            "weighted_mae",
+            "tier_accuracy",
+            "evidence_level/mae",
+            "evidence_level/rmse",
+            "evidence_level/spearman",
+        ):
             assert np.isfinite(m[stage][key]), (stage, key)
     assert m["epochs"] == 2 and len(m["history"]) == 2
     assert "${" not in (run / "config.yaml").read_text()  # resolved
 
 
 def test_checkpoint_reloads_to_the_same_predictions(smoke_run):
+    from omegaconf import OmegaConf
+
     from distillery.data.datamodule import ArticleDataModule
     from distillery.evaluate.metrics import regression_metrics
     from distillery.models.checkpoint import load_checkpoint
-    from omegaconf import OmegaConf
 
     scorer = load_checkpoint(smoke_run)
     assert scorer.spec.ref == "uplifting/v6" and scorer.strategy.max_tokens == 128

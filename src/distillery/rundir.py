@@ -14,8 +14,22 @@ from typing import Any
 
 from distillery.paths import repo_root
 
-PACKAGES = ("distillery", "torch", "transformers", "peft", "lightning", "torchmetrics", "hydra-core",
-            "omegaconf", "datasets", "tokenizers", "wandb", "onnxruntime", "openai", "numpy")
+PACKAGES = (
+    "distillery",
+    "torch",
+    "transformers",
+    "peft",
+    "lightning",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "datasets",
+    "tokenizers",
+    "wandb",
+    "onnxruntime",
+    "openai",
+    "numpy",
+)
 
 
 def git_info() -> dict[str, Any]:
@@ -23,9 +37,18 @@ def git_info() -> dict[str, Any]:
     if root is None:
         return {"sha": None, "dirty": None}
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
         return {"sha": sha or None, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}
@@ -50,11 +73,19 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def write_run_json(run_dir: Path, task: str, seed: int, **extra: Any) -> Path:
-    return write_json(run_dir / RunDir.RUN, {
-        "task": task, "seed": seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join(["distillery", task, *sys.argv[1:]]),
-        "git": git_info(), "versions": versions(), "host": platform.node(), **extra,
-    })
+    return write_json(
+        run_dir / RunDir.RUN,
+        {
+            "task": task,
+            "seed": seed,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": " ".join(["distillery", task, *sys.argv[1:]]),
+            "git": git_info(),
+            "versions": versions(),
+            "host": platform.node(),
+            **extra,
+        },
+    )
 
 
 class RunDir:

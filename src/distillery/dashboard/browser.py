@@ -15,11 +15,24 @@ from pathlib import Path
 
 from distillery.errors import DistilleryError
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
-         "--mute-audio", "--no-default-browser-check", "--metrics-recording-only",
-         "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
+)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 DRIVERS = ("chromedriver", "/usr/lib/chromium/chromedriver", "/usr/bin/chromedriver")
 INSTALL_HINT = "install it with .ci/install-browser.sh (apt-get install -y chromium chromium-driver)"
@@ -56,8 +69,13 @@ def screenshot(html: Path, png: Path, width: int = 1440, height: int = 2400, tim
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="distillery-chromium-") as profile:
-        cmd = [exe, *flags(profile, width, height), "--virtual-time-budget=8000", f"--screenshot={png}",
-               Path(html).resolve().as_uri()]
+        cmd = [
+            exe,
+            *flags(profile, width, height),
+            "--virtual-time-budget=8000",
+            f"--screenshot={png}",
+            Path(html).resolve().as_uri(),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0 or not png.is_file():
         raise DistilleryError(f"chromium screenshot failed (exit {r.returncode}): {r.stderr.strip()[-600:]}")

@@ -60,14 +60,26 @@ def serve(root: Path, page: str, port: int, rebuild) -> None:
 class dashboard_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--outputs", type=Path, metavar="DIR",
-                       help="the outputs folder to index (default $DISTILLERY_OUTPUTS, else outputs)")
-        p.add_argument("--scan", type=Path, action="append", default=[], metavar="DIR",
-                       help="another folder with run dirs, e.g. exports/ or a --out of distillery score (repeatable)")
+        p.add_argument(
+            "--outputs",
+            type=Path,
+            metavar="DIR",
+            help="the outputs folder to index (default $DISTILLERY_OUTPUTS, else outputs)",
+        )
+        p.add_argument(
+            "--scan",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="another folder with run dirs, e.g. exports/ or a --out of distillery score (repeatable)",
+        )
         p.add_argument("--out", type=Path, metavar="DIR", help="site folder (default <outputs>/dashboard)")
         p.add_argument("--db", type=Path, metavar="FILE", help="registry (default <outputs>/dashboard/registry.sqlite)")
         p.add_argument("--full", action="store_true", help="re-read every run dir, not only the changed ones")
-        p.add_argument("--serve", action="store_true", help="serve the site on http://127.0.0.1:PORT (rebuilt on reload)")
+        p.add_argument(
+            "--serve", action="store_true", help="serve the site on http://127.0.0.1:PORT (rebuilt on reload)"
+        )
         p.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free port; default 8765)")
         p.add_argument("--screenshot", type=Path, metavar="PNG", help="also save a headless-Chromium screenshot")
         p.add_argument("--size", default="1440x2400", metavar="WxH", help="screenshot size (default 1440x2400)")
@@ -76,7 +88,9 @@ class dashboard_cmd:
     def run(args: argparse.Namespace) -> int:
         outputs = (args.outputs or default_outputs()).resolve()
         if not outputs.is_dir() and not args.scan:
-            raise DistilleryError(f"{outputs}: no such folder (nothing to index; run something first or give --outputs)")
+            raise DistilleryError(
+                f"{outputs}: no such folder (nothing to index; run something first or give --outputs)"
+            )
         site_dir = (args.out or outputs / "dashboard").resolve()
         db = (args.db or site_dir / "registry.sqlite").resolve()
         scan = [s.resolve() for s in args.scan]

@@ -200,8 +200,11 @@ def prediction_histograms(path: Path) -> dict[str, Any] | None:
             oracle.setdefault("weighted_average", []).append(float(r["oracle_weighted_average"]))
         if number(r.get("weighted_average")) is not None:
             student.setdefault("weighted_average", []).append(float(r["weighted_average"]))
-    return {"n": n, "oracle": {d: histogram(v) for d, v in oracle.items()},
-            "student": {d: histogram(v) for d, v in student.items()}}
+    return {
+        "n": n,
+        "oracle": {d: histogram(v) for d, v in oracle.items()},
+        "student": {d: histogram(v) for d, v in student.items()},
+    }
 
 
 # ---- W&B -----------------------------------------------------------------------------------------
@@ -210,7 +213,9 @@ def wandb_info(run_dir: Path, logger_cfg: dict | None) -> dict[str, Any] | None:
     wdir = RunDir(run_dir).wandb_dir
     if not wdir.is_dir():
         return None
-    runs = sorted(p for p in wdir.iterdir() if p.is_dir() and (p.name.startswith("offline-run-") or p.name.startswith("run-")))
+    runs = sorted(
+        p for p in wdir.iterdir() if p.is_dir() and (p.name.startswith("offline-run-") or p.name.startswith("run-"))
+    )
     if not runs:
         return None
     return wandb_run(runs[-1], logger_cfg)
@@ -222,6 +227,13 @@ def wandb_run(p: Path, logger_cfg: dict | None) -> dict[str, Any]:
     offline = p.name.startswith("offline-")
     project, entity = dig(logger_cfg, "project"), dig(logger_cfg, "entity")
     url = f"https://wandb.ai/{entity}/{project}/runs/{run_id}" if (not offline and entity and project) else None
-    return {"id": run_id, "mode": "offline" if offline else "online", "dir": str(p), "project": project,
-            "entity": entity, "group": dig(logger_cfg, "group"), "url": url,
-            "sync": f"wandb sync {p}" if offline else None}
+    return {
+        "id": run_id,
+        "mode": "offline" if offline else "online",
+        "dir": str(p),
+        "project": project,
+        "entity": entity,
+        "group": dig(logger_cfg, "group"),
+        "url": url,
+        "sync": f"wandb sync {p}" if offline else None,
+    }

@@ -50,26 +50,41 @@ def parity_row(parity: dict[str, Any]) -> dict[str, Any]:
     fp32 = parity.get("fp32") or {}
     return {
         "n": parity.get("n"),
-        "fp32_max_abs_diff": number(fp32.get("max_abs_diff")), "fp32_atol": number(fp32.get("atol")),
+        "fp32_max_abs_diff": number(fp32.get("max_abs_diff")),
+        "fp32_atol": number(fp32.get("atol")),
         "fp32_passed": fp32.get("passed"),
         "tokenizer_mismatches": dig(fp32, "tokenizer", "mismatched_articles"),
         "int8_config": parity.get("int8_config"),
         "int8_tried": [t.get("config") for t in parity.get("int8_tried") or []],
-        "mae_fp32": number(int8.get("mae_fp32")), "mae_int8": number(int8.get("mae_int8")),
+        "mae_fp32": number(int8.get("mae_fp32")),
+        "mae_int8": number(int8.get("mae_int8")),
         "mae_rel_change": number(int8.get("mae_rel_change")),
         "tier_agreement": number(int8.get("tier_agreement")),
         "min_spearman_vs_fp32": number(int8.get("min_spearman_vs_fp32")),
-        "int8_mae_tol": number(int8.get("int8_mae_tol")), "int8_passed": int8.get("passed"),
+        "int8_mae_tol": number(int8.get("int8_mae_tol")),
+        "int8_passed": int8.get("passed"),
     }
 
 
 def benchmark_row(bench: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for r in bench.get("rows") or []:
-        rows.append({"length": r.get("length"), "backend": r.get("backend"), "batch_size": r.get("batch_size"),
-                     "ms_per_article": number(r.get("ms_per_article")), "articles_per_s": number(r.get("articles_per_s")),
-                     "speedup_vs_pytorch": number(r.get("speedup_vs_pytorch"))})
-    return {"rows": rows, "threads": dig(bench, "threads"), "cpu": dig(bench, "cpu"), "when": iso_time(dig(bench, "when"))}
+        rows.append(
+            {
+                "length": r.get("length"),
+                "backend": r.get("backend"),
+                "batch_size": r.get("batch_size"),
+                "ms_per_article": number(r.get("ms_per_article")),
+                "articles_per_s": number(r.get("articles_per_s")),
+                "speedup_vs_pytorch": number(r.get("speedup_vs_pytorch")),
+            }
+        )
+    return {
+        "rows": rows,
+        "threads": dig(bench, "threads"),
+        "cpu": dig(bench, "cpu"),
+        "when": iso_time(dig(bench, "when")),
+    }
 
 
 def export_read(d: Path, prev: dict | None) -> dict[str, Any]:
@@ -86,8 +101,11 @@ def export_read(d: Path, prev: dict | None) -> dict[str, Any]:
         status = "failed"
     else:
         status = "incomplete"
-    sizes = {k: dig(man, "files", v.get("file"), "bytes") for k, v in (man.get("models") or {}).items()
-             if isinstance(v, dict)}
+    sizes = {
+        k: dig(man, "files", v.get("file"), "bytes")
+        for k, v in (man.get("models") or {}).items()
+        if isinstance(v, dict)
+    }
     tm = dig(man, "source", "training_metrics") or {}
     return {
         "kind": "export",

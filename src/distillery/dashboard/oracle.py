@@ -65,8 +65,13 @@ def read_ledger_incremental(path: Path, prev: dict | None) -> dict[str, Any]:
     size = path.stat().st_size
     months: dict[str, dict[str, float]] = {}
     offset = 0
-    if (prev and prev.get("path") == str(path) and prev.get("head") and size >= int(prev.get("offset") or 0)
-            and head_sha(path, int(prev["head_len"])) == prev["head"]):
+    if (
+        prev
+        and prev.get("path") == str(path)
+        and prev.get("head")
+        and size >= int(prev.get("offset") or 0)
+        and head_sha(path, int(prev["head_len"])) == prev["head"]
+    ):
         months = {k: dict(v) for k, v in (prev.get("months") or {}).items()}
         offset = int(prev["offset"])
     with open(path, "rb") as fh:
@@ -81,16 +86,33 @@ def read_ledger_incremental(path: Path, prev: dict | None) -> dict[str, Any]:
         if isinstance(r, dict):
             count_usage(months, r)
     head_len = min(LEDGER_HEAD, offset + end)
-    return {"path": str(path), "offset": offset + end, "head": head_sha(path, head_len), "head_len": head_len,
-            "months": months, "read_bytes": end}
+    return {
+        "path": str(path),
+        "offset": offset + end,
+        "head": head_sha(path, head_len),
+        "head_len": head_len,
+        "months": months,
+        "read_bytes": end,
+    }
 
 
 def count_usage(months: dict[str, dict[str, float]], r: dict) -> None:
     """Add one ledger line to its ``<month>|<filter>|<model>`` aggregate."""
     month = str(r.get("ts") or "")[:7] or "unknown"
     key = f"{month}|{r.get('filter') or '?'}|{r.get('model') or '?'}"
-    a = months.setdefault(key, {"requests": 0, "ok": 0, "invalid": 0, "error": 0, "prompt_tokens": 0,
-                                "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0})
+    a = months.setdefault(
+        key,
+        {
+            "requests": 0,
+            "ok": 0,
+            "invalid": 0,
+            "error": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cost_usd": 0.0,
+            "latency_s": 0.0,
+        },
+    )
     a["requests"] += 1
     st = r.get("status")
     a[st if st in ("ok", "invalid") else "error"] += 1
@@ -134,16 +156,31 @@ def score_read(d: Path, prev: dict | None) -> dict[str, Any]:
         "model": dig(s, "oracle", "model"),
         "provider": dig(s, "oracle", "provider"),
         "source": s.get("source"),
-        "counts": {k: s.get(k) for k in ("articles", "blocked", "passed", "audited_blocked", "cached", "labelled",
-                                         "failed_records")},
-        "run": {k: run.get(k) for k in ("scored", "failed", "errors", "prompt_tokens", "completion_tokens", "cost_usd",
-                                        "elapsed_s", "http_retries", "invalid_answers")},
+        "counts": {
+            k: s.get(k)
+            for k in ("articles", "blocked", "passed", "audited_blocked", "cached", "labelled", "failed_records")
+        },
+        "run": {
+            k: run.get(k)
+            for k in (
+                "scored",
+                "failed",
+                "errors",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+                "elapsed_s",
+                "http_retries",
+                "invalid_answers",
+            )
+        },
         "articles_per_s": number(s.get("articles_per_s")),
         "ledger_cost_usd_total": number(s.get("ledger_cost_usd_total")),
         "prices_known": dig(s, "prices", "known"),
         "tiers": s.get("tiers"),
         "prefilter": {
-            "articles": pf.get("articles"), "pass_rate": number(pf.get("pass_rate")),
+            "articles": pf.get("articles"),
+            "pass_rate": number(pf.get("pass_rate")),
             "by_reason": pf.get("by_reason") or {},
             "audit_blocked": pf.get("audit_blocked") or {},
             "passed_scored": pf.get("passed_scored") or {},

@@ -20,9 +20,10 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from distillery.dashboard.adapters import ADAPTERS, Adapter, adapter_for
 from distillery.dashboard.common import dir_time, mtime_iso
@@ -30,8 +31,21 @@ from distillery.rundir import RunDir
 
 SCHEMA = 1
 MAX_DEPTH = 5  # <outputs>/train/multiruns/<sweep>/<job> is depth 4
-SKIP_DIRS = frozenset({RunDir.CHECKPOINT, RunDir.CHECKPOINTS, RunDir.PLOTS, "wandb", "csv", "tokenizer", "adapter",
-                       "__pycache__", "node_modules", "lightning_logs", "optuna"})
+SKIP_DIRS = frozenset(
+    {
+        RunDir.CHECKPOINT,
+        RunDir.CHECKPOINTS,
+        RunDir.PLOTS,
+        "wandb",
+        "csv",
+        "tokenizer",
+        "adapter",
+        "__pycache__",
+        "node_modules",
+        "lightning_logs",
+        "optuna",
+    }
+)
 
 
 @dataclass
@@ -45,8 +59,11 @@ class UpdateStats:
     read_paths: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"{self.discovered} run dirs: {self.read} read, {self.unchanged} unchanged, {self.removed} removed"
-                + (f", {self.unreadable} unreadable" if self.unreadable else "") + f" ({self.seconds:.2f} s)")
+        return (
+            f"{self.discovered} run dirs: {self.read} read, {self.unchanged} unchanged, {self.removed} removed"
+            + (f", {self.unreadable} unreadable" if self.unreadable else "")
+            + f" ({self.seconds:.2f} s)"
+        )
 
 
 def default_outputs() -> Path:
@@ -83,7 +100,9 @@ def discover(roots: list[Path], skip: set[Path] | None = None) -> Iterator[tuple
         if depth >= MAX_DEPTH:
             return
         try:
-            children = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_DIRS)
+            children = sorted(
+                p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_DIRS
+            )
         except OSError:
             return
         for c in children:
@@ -116,14 +135,16 @@ class Registry:
         if v is None or int(v[0]) != SCHEMA:
             c.execute("DROP TABLE IF EXISTS runs")
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-        c.execute("CREATE TABLE IF NOT EXISTS runs (path TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                  "fingerprint TEXT NOT NULL, row TEXT NOT NULL, read_at REAL NOT NULL)")
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS runs (path TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+            "fingerprint TEXT NOT NULL, row TEXT NOT NULL, read_at REAL NOT NULL)"
+        )
         c.commit()
 
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Registry:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -150,12 +171,19 @@ class Registry:
                     row = adapter.read(d, prev)
                 except Exception as e:  # noqa: BLE001 - one bad dir never breaks the dashboard
                     stats.unreadable += 1
-                    row = {"kind": adapter.kind, "name": d.name, "started": dir_time(d) or mtime_iso(d),
-                           "status": "unreadable", "error": f"{type(e).__name__}: {e}"[:400],
-                           "filter": (prev or {}).get("filter")}
+                    row = {
+                        "kind": adapter.kind,
+                        "name": d.name,
+                        "started": dir_time(d) or mtime_iso(d),
+                        "status": "unreadable",
+                        "error": f"{type(e).__name__}: {e}"[:400],
+                        "filter": (prev or {}).get("filter"),
+                    }
                 row["path"] = key
-                self.con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
-                                 (key, adapter.kind, fp, json.dumps(row, default=str), time.time()))
+                self.con.execute(
+                    "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+                    (key, adapter.kind, fp, json.dumps(row, default=str), time.time()),
+                )
                 stats.read += 1
                 stats.read_paths.append(key)
             gone = [p for p in stored if p not in present]

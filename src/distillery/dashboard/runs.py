@@ -44,8 +44,13 @@ def train_claims(d: Path) -> bool:
 
 def train_watched(d: Path, prev: dict | None) -> list[Path]:
     rd = RunDir(d)
-    out = [rd / RunDir.CONFIG, rd / RunDir.RUN, rd.metrics_file, rd.error_file,
-           *(rd.split_predictions_file(s) for s in SPLITS)]
+    out = [
+        rd / RunDir.CONFIG,
+        rd / RunDir.RUN,
+        rd.metrics_file,
+        rd.error_file,
+        *(rd.split_predictions_file(s) for s in SPLITS),
+    ]
     if rd.wandb_dir.is_dir():
         out.append(rd.wandb_dir)  # a new W&B run folder changes the dir's mtime
     return out
@@ -107,7 +112,9 @@ def evaluate_claims(d: Path) -> bool:
     rd = RunDir(d)
     if rd.is_run():
         return False
-    return under_task(d, "evaluate", "ensemble") or (rd.metrics_file.is_file() and rd.exists(REPORT, RunDir.PREDICTIONS))
+    return under_task(d, "evaluate", "ensemble") or (
+        rd.metrics_file.is_file() and rd.exists(REPORT, RunDir.PREDICTIONS)
+    )
 
 
 def evaluate_watched(d: Path, prev: dict | None) -> list[Path]:

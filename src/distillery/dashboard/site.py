@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from distillery.dashboard.common import BIN_WIDTH, N_BINS
@@ -57,15 +58,23 @@ def _filter_info(ref: str) -> dict[str, Any] | None:
         spec = load_filter(ref, [])
     except Exception:  # noqa: BLE001 - a filter from a folder we were not told about: use the rows
         return None
-    return {"dims": list(spec.dimension_names), "weights": {d.name: d.weight for d in spec.dimensions},
-            "tiers": list(spec.tier_names)}
+    return {
+        "dims": list(spec.dimension_names),
+        "weights": {d.name: d.weight for d in spec.dimensions},
+        "tiers": list(spec.tier_names),
+    }
 
 
 def _wandb_link(w: dict | None, site_dir: Path) -> dict | None:
     if not w:
         return None
-    return {"id": w.get("id"), "mode": w.get("mode"), "href": w.get("url") or href(w.get("dir"), site_dir),
-            "sync": w.get("sync"), "group": w.get("group")}
+    return {
+        "id": w.get("id"),
+        "mode": w.get("mode"),
+        "href": w.get("url") or href(w.get("dir"), site_dir),
+        "sync": w.get("sync"),
+        "group": w.get("group"),
+    }
 
 
 def public_row(r: dict[str, Any], site_dir: Path) -> dict[str, Any]:
@@ -105,7 +114,9 @@ def costs(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def payload(rows: list[dict[str, Any]], site_dir: Path, roots: list[Path], db_path: Path | None = None) -> dict[str, Any]:
+def payload(
+    rows: list[dict[str, Any]], site_dir: Path, roots: list[Path], db_path: Path | None = None
+) -> dict[str, Any]:
     filters: dict[str, dict[str, Any]] = {}
     for r in rows:
         f = r.get("filter") or NO_FILTER
@@ -141,8 +152,9 @@ def _json_for_script(data: Any) -> str:
 def render_html(data: dict[str, Any]) -> str:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ASSETS)), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ASSETS)), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     tpl = env.get_template("index.html.j2")
     return tpl.render(
         title="distillery dashboard",

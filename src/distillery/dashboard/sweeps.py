@@ -76,8 +76,11 @@ def sweep_read(d: Path, prev: dict | None) -> dict[str, Any]:
         "jobs": jobs,
         "baseline": baseline,
         "wandb_group": dig(mr, "logger", "group"),
-        "files": {k: str(d / f) for k, f in (("compare_md", COMPARE_MD), ("compare_csv", COMPARE_CSV),
-                                              ("compare_png", COMPARE_PNG)) if (d / f).is_file()},
+        "files": {
+            k: str(d / f)
+            for k, f in (("compare_md", COMPARE_MD), ("compare_csv", COMPARE_CSV), ("compare_png", COMPARE_PNG))
+            if (d / f).is_file()
+        },
     }
 
 

@@ -9,10 +9,14 @@ from pathlib import Path
 class synth_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--filter", default="uplifting/v6", help="filter whose dimensions are scored (default uplifting/v6)")
+        p.add_argument(
+            "--filter", default="uplifting/v6", help="filter whose dimensions are scored (default uplifting/v6)"
+        )
         p.add_argument("--n", type=int, default=2400, help="number of articles (default 2400)")
         p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-        p.add_argument("--out", type=Path, default=None, help="output .jsonl (default: print the cache path it is written to)")
+        p.add_argument(
+            "--out", type=Path, default=None, help="output .jsonl (default: print the cache path it is written to)"
+        )
         p.add_argument("--filters-dir", action="append", default=[], metavar="DIR", help="extra folder of filters")
 
     @staticmethod

@@ -16,13 +16,14 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset as TorchDataset
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
-from distillery.runtime.context import ContextStrategy, special_tokens
 from distillery.data.records import read_records, write_jsonl
 from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
+from distillery.runtime.context import ContextStrategy, special_tokens
 
 SPLITS = ("train", "val", "test")
 
@@ -32,7 +33,7 @@ def synthetic_corpus_file(spec: FilterSpec, n: int, seed: int, cache: Path) -> P
     never serves a stale corpus."""
     from distillery.data import synthetic
 
-    digest = hashlib.sha256(Path(synthetic.__file__).read_bytes() + spec.model_dump_json().encode()).hexdigest()[:10]
+    digest = hashlib.sha256(synthetic.generator_source() + spec.model_dump_json().encode()).hexdigest()[:10]
     return cache / "synthetic" / f"{spec.name}_v{spec.version}_n{n}_seed{seed}_{digest}.jsonl"
 
 
@@ -53,7 +54,9 @@ def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[st
         files: dict[str, Path] | Path = synthetic_corpus_path(spec, int(cfg.n), int(cfg.corpus_seed), cache)
     elif cfg.source == "jsonl":
         if not cfg.get("path"):
-            raise DistilleryError("data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)")
+            raise DistilleryError(
+                "data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)"
+            )
         p = Path(str(cfg.path)).expanduser()
         if p.is_dir():
             files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
@@ -83,7 +86,8 @@ def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[st
                 if bad:
                     raise DistilleryError(
                         f"{files[s]}: {len(bad)} synthetic record(s) in the {s} split (first: id {bad[0]!r}); synthetic "
-                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true")
+                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true"
+                    )
         if "val" not in splits:  # carve val out of train, stratified
             parts = stratified_split(splits["train"], spec, [0.9, 0.1, 0.0], int(cfg.split_seed), in_eval)
             splits["train"], splits["val"] = parts["train"], parts["val"]
@@ -148,8 +152,9 @@ class Collator:
         }
 
 
-def tokenize_split(records: list[dict], spec: FilterSpec, tokenizer: Any, strategy: ContextStrategy,
-                   cache: Path | None) -> _Tokenized:
+def tokenize_split(
+    records: list[dict], spec: FilterSpec, tokenizer: Any, strategy: ContextStrategy, cache: Path | None
+) -> _Tokenized:
     """Tokenize records with the context strategy, cached on disk as an arrow file."""
     import datasets
 
@@ -157,8 +162,11 @@ def tokenize_split(records: list[dict], spec: FilterSpec, tokenizer: Any, strate
 
     texts = [ContextStrategy.text_of(r) for r in records]
     labels = label_matrix(records, spec).tolist() if records else []
-    key = hashlib.sha256(json.dumps([texts, labels, strategy.to_dict(), tokenizer.name_or_path, len(tokenizer),
-                                     special_tokens(tokenizer)]).encode()).hexdigest()[:24]
+    key = hashlib.sha256(
+        json.dumps(
+            [texts, labels, strategy.to_dict(), tokenizer.name_or_path, len(tokenizer), special_tokens(tokenizer)]
+        ).encode()
+    ).hexdigest()[:24]
 
     def fn(batch: dict, idx: list[int]) -> dict:
         views, owners = strategy.encode(batch["text"], tokenizer)
@@ -176,8 +184,15 @@ def tokenize_split(records: list[dict], spec: FilterSpec, tokenizer: Any, strate
 
 
 class ArticleDataModule(L.LightningDataModule):
-    def __init__(self, cfg: Any, spec: FilterSpec, tokenizer: Any, strategy: ContextStrategy, cache_dir: str | Path,
-                 seed: int = 0):
+    def __init__(
+        self,
+        cfg: Any,
+        spec: FilterSpec,
+        tokenizer: Any,
+        strategy: ContextStrategy,
+        cache_dir: str | Path,
+        seed: int = 0,
+    ):
         super().__init__()
         self.cfg, self.spec, self.tokenizer, self.strategy = cfg, spec, tokenizer, strategy
         self.cache = Path(cache_dir)
@@ -209,8 +224,13 @@ class ArticleDataModule(L.LightningDataModule):
             sampler = torch.utils.data.RandomSampler(ds, generator=gen)
         else:  # evaluation: longest first, no shuffling (deterministic, least padding)
             sampler = sorted(range(len(ds)), key=lambda i: -ds.lengths[i])
-        return DataLoader(ds, batch_size=bs, sampler=sampler, collate_fn=Collator(self.tokenizer.pad_token_id, pad_to),
-                          num_workers=int(self.cfg.get("num_workers", 0)))
+        return DataLoader(
+            ds,
+            batch_size=bs,
+            sampler=sampler,
+            collate_fn=Collator(self.tokenizer.pad_token_id, pad_to),
+            num_workers=int(self.cfg.get("num_workers", 0)),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

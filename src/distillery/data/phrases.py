@@ -178,8 +178,13 @@ YEARS = ((1, 1), (1, 2), (3, 5), (5, 10), (10, 20))
 
 # generic fallback: intensity words per band and sentence patterns using the spec's own text
 INTENSITY = ("no meaningful", "limited", "moderate", "strong", "exceptional")
-EMPTY_ANCHOR = ("no sign of it at all", "only a little of it", "a fair amount of it", "a great deal of it",
-                 "about as much of it as one could hope for")
+EMPTY_ANCHOR = (
+    "no sign of it at all",
+    "only a little of it",
+    "a fair amount of it",
+    "a great deal of it",
+    "about as much of it as one could hope for",
+)
 GENERIC = (
     "On {desc}, the reporting points to {intensity} results, closest to this: {anchor}.",
     "Judged on {desc}, {project} shows {intensity} results, in short: {anchor}.",
@@ -196,84 +201,201 @@ FIRST = """Maria James Aisha Tom Priya Daniel Chen Sarah Kwame Elena Omar Grace 
 Hannah Ravi Sofia David Amara Jonas Leila Michael Nadia Samuel Ines George Yusuf Clara Ben""".split()
 LAST = """Okafor Hughes Patel Novak Brennan Silva Lindqvist Mensah Kowalski Reyes Murphy Haddad
 Fischer Tanaka Osei Moreau Campbell Rossi Nakamura Doyle Abara Jensen Costa Webb Ahmed""".split()
-ROLES = ("a council spokesperson", "the project coordinator", "a local councillor", "the hall manager",
-          "a volunteer organiser", "the area director", "a community worker", "the events officer")
-GROUPS = ("low-income families", "older people living alone", "disabled residents", "recent refugees",
-           "single parents", "rural households without transport", "children in poverty", "homeless people")
+ROLES = (
+    "a council spokesperson",
+    "the project coordinator",
+    "a local councillor",
+    "the hall manager",
+    "a volunteer organiser",
+    "the area director",
+    "a community worker",
+    "the events officer",
+)
+GROUPS = (
+    "low-income families",
+    "older people living alone",
+    "disabled residents",
+    "recent refugees",
+    "single parents",
+    "rural households without transport",
+    "children in poverty",
+    "homeless people",
+)
 JOURNALS = ("The Lancet", "BMJ", "Nature", "Science", "PLOS Medicine", "the Journal of Public Economics")
 AUDITORS = ("the regional audit office", "researchers at the state university", "an outside evaluation firm")
 WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday".split()
 MONTHS = "January February March April May June July August September October November December".split()
-VENUES = ("the town hall", "the community centre", "St Mary's church hall", "the public library",
-           "the old corn exchange", "the leisure centre", "the primary school gym", "the Methodist hall")
-STREETS = ("High Street", "Station Road", "Mill Lane", "Church Street", "Bridge Street", "Market Square",
-            "Park Road", "Victoria Street", "Queen's Avenue", "Canal Walk")
+VENUES = (
+    "the town hall",
+    "the community centre",
+    "St Mary's church hall",
+    "the public library",
+    "the old corn exchange",
+    "the leisure centre",
+    "the primary school gym",
+    "the Methodist hall",
+)
+STREETS = (
+    "High Street",
+    "Station Road",
+    "Mill Lane",
+    "Church Street",
+    "Bridge Street",
+    "Market Square",
+    "Park Road",
+    "Victoria Street",
+    "Queen's Avenue",
+    "Canal Walk",
+)
 RIVERS = ("River Wren", "River Colne", "River Tamar", "River Lune", "River Avon", "River Esk")
 WEATHER = ("grey and drizzly", "bright but cold", "unusually warm", "windy", "wet for most of the day", "mild")
 OUTLETS = ("Courier", "Gazette", "Herald", "Post", "Chronicle", "Observer", "Times", "Echo")
 
 # topic -> (org kinds, projects (noun phrase with "the ..."), topic-specific neutral filler)
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "health": (("Health Trust", "Medical Centre", "Community Health Partnership"),
-               ("the mobile clinic programme", "the new community health centre", "the free dental care scheme",
-                "the mental health helpline"),
-               ("The clinic building on {street} previously housed a bank.",
-                "Appointments can be booked by phone or at the front desk.")),
-    "housing": (("Housing Association", "Tenants' Cooperative", "Homes Partnership"),
-                ("the affordable housing scheme", "the social housing renovation", "the tenancy support service",
-                 "the empty homes project"),
-                ("The estate was built in the {decade}s on the site of a former brickworks.",
-                 "Several show flats were open for viewing on {weekday} afternoon.")),
-    "education": (("Schools Trust", "Learning Partnership", "Adult Education Service"),
-                  ("the after-school tutoring programme", "the free school meals extension",
-                   "the adult literacy course",
-                   "the new nursery places"),
-                  ("The school's main building dates from {year_hist}.",
-                   "Term starts again on the first {weekday} of {month}.")),
-    "energy": (("Energy Cooperative", "Power Company", "Climate Partnership"),
-               ("the community solar project", "the home insulation scheme", "the district heating network",
-                "the energy advice service"),
-               ("The panels were delivered on lorries along {street} early in the morning.",
-                "A display board in the foyer explained how the meters work.")),
-    "water": (("Water Board", "Rivers Trust", "Water Company"),
-              ("the clean water pipeline", "the flood defence upgrade", "the well-drilling programme",
-               "the sewage treatment upgrade"),
-              ("The {river} is usually at its lowest in late {month}.",
-               "Engineers in hard hats gave a short tour of the pumping station.")),
-    "local government": (("Borough Council", "District Council", "Town Council"),
-                         ("the participatory budget", "the new council one-stop shop", "the street lighting plan",
-                          "the neighbourhood plan"),
-                         ("The council chamber was refurbished in {year_hist}.",
-                          "Councillors broke for ten minutes before the vote on the agenda.")),
-    "science": (("Research Institute", "University Lab", "Science Park"),
-                ("the malaria vaccine study", "the crop research programme", "the air quality sensor network",
-                 "the genome screening project"),
-                ("The laboratory is on the second floor of a converted warehouse.",
-                 "Visitors were asked to wear lab coats during the tour.")),
-    "courts": (("Law Centre", "Legal Aid Society", "Justice Network"),
-               ("the legal aid clinic", "the eviction defence service", "the new family court procedure",
-                "the victims' support desk"),
-               ("The courthouse on {street} was built in the {decade}s in red sandstone.",
-                "Hearings usually begin at ten o'clock and break for lunch at one.")),
-    "community": (("Community Foundation", "Residents' Association", "Volunteer Network"),
-                  ("the community garden", "the repair cafe", "the summer street festival", "the youth sports league"),
-                  ("The bunting along {street} was put up by volunteers the night before.",
-                   "A brass band played on the green during the afternoon.")),
-    "business": (("Chamber of Commerce", "Enterprise Agency", "Business Network"),
-                 ("the small business loan fund", "the apprenticeship scheme", "the high street revival plan",
-                  "the new cooperative bakery"),
-                 ("The market on {street} has been held every {weekday} since {year_hist}.",
-                  "Several shop owners closed early to attend the presentation.")),
-    "transport": (("Transport Authority", "Bus Company", "Cycling Trust"),
-                  ("the free bus pass scheme", "the new cycle lanes", "the rural minibus service",
-                   "the station accessibility upgrade"),
-                  ("The station clock was restored by a local watchmaker in {year_hist}.",
-                   "The number {route} bus runs every twenty minutes during the day.")),
-    "food": (("Food Bank", "Food Partnership", "Farmers' Cooperative"),
-             ("the community fridge", "the school breakfast club", "the surplus food network",
-              "the allotment expansion"),
-             ("The warehouse is open from eight until four on weekdays.",
-              "Delivery vans are loaded in the yard behind {venue}.")),
+    "health": (
+        ("Health Trust", "Medical Centre", "Community Health Partnership"),
+        (
+            "the mobile clinic programme",
+            "the new community health centre",
+            "the free dental care scheme",
+            "the mental health helpline",
+        ),
+        (
+            "The clinic building on {street} previously housed a bank.",
+            "Appointments can be booked by phone or at the front desk.",
+        ),
+    ),
+    "housing": (
+        ("Housing Association", "Tenants' Cooperative", "Homes Partnership"),
+        (
+            "the affordable housing scheme",
+            "the social housing renovation",
+            "the tenancy support service",
+            "the empty homes project",
+        ),
+        (
+            "The estate was built in the {decade}s on the site of a former brickworks.",
+            "Several show flats were open for viewing on {weekday} afternoon.",
+        ),
+    ),
+    "education": (
+        ("Schools Trust", "Learning Partnership", "Adult Education Service"),
+        (
+            "the after-school tutoring programme",
+            "the free school meals extension",
+            "the adult literacy course",
+            "the new nursery places",
+        ),
+        ("The school's main building dates from {year_hist}.", "Term starts again on the first {weekday} of {month}."),
+    ),
+    "energy": (
+        ("Energy Cooperative", "Power Company", "Climate Partnership"),
+        (
+            "the community solar project",
+            "the home insulation scheme",
+            "the district heating network",
+            "the energy advice service",
+        ),
+        (
+            "The panels were delivered on lorries along {street} early in the morning.",
+            "A display board in the foyer explained how the meters work.",
+        ),
+    ),
+    "water": (
+        ("Water Board", "Rivers Trust", "Water Company"),
+        (
+            "the clean water pipeline",
+            "the flood defence upgrade",
+            "the well-drilling programme",
+            "the sewage treatment upgrade",
+        ),
+        (
+            "The {river} is usually at its lowest in late {month}.",
+            "Engineers in hard hats gave a short tour of the pumping station.",
+        ),
+    ),
+    "local government": (
+        ("Borough Council", "District Council", "Town Council"),
+        (
+            "the participatory budget",
+            "the new council one-stop shop",
+            "the street lighting plan",
+            "the neighbourhood plan",
+        ),
+        (
+            "The council chamber was refurbished in {year_hist}.",
+            "Councillors broke for ten minutes before the vote on the agenda.",
+        ),
+    ),
+    "science": (
+        ("Research Institute", "University Lab", "Science Park"),
+        (
+            "the malaria vaccine study",
+            "the crop research programme",
+            "the air quality sensor network",
+            "the genome screening project",
+        ),
+        (
+            "The laboratory is on the second floor of a converted warehouse.",
+            "Visitors were asked to wear lab coats during the tour.",
+        ),
+    ),
+    "courts": (
+        ("Law Centre", "Legal Aid Society", "Justice Network"),
+        (
+            "the legal aid clinic",
+            "the eviction defence service",
+            "the new family court procedure",
+            "the victims' support desk",
+        ),
+        (
+            "The courthouse on {street} was built in the {decade}s in red sandstone.",
+            "Hearings usually begin at ten o'clock and break for lunch at one.",
+        ),
+    ),
+    "community": (
+        ("Community Foundation", "Residents' Association", "Volunteer Network"),
+        ("the community garden", "the repair cafe", "the summer street festival", "the youth sports league"),
+        (
+            "The bunting along {street} was put up by volunteers the night before.",
+            "A brass band played on the green during the afternoon.",
+        ),
+    ),
+    "business": (
+        ("Chamber of Commerce", "Enterprise Agency", "Business Network"),
+        (
+            "the small business loan fund",
+            "the apprenticeship scheme",
+            "the high street revival plan",
+            "the new cooperative bakery",
+        ),
+        (
+            "The market on {street} has been held every {weekday} since {year_hist}.",
+            "Several shop owners closed early to attend the presentation.",
+        ),
+    ),
+    "transport": (
+        ("Transport Authority", "Bus Company", "Cycling Trust"),
+        (
+            "the free bus pass scheme",
+            "the new cycle lanes",
+            "the rural minibus service",
+            "the station accessibility upgrade",
+        ),
+        (
+            "The station clock was restored by a local watchmaker in {year_hist}.",
+            "The number {route} bus runs every twenty minutes during the day.",
+        ),
+    ),
+    "food": (
+        ("Food Bank", "Food Partnership", "Farmers' Cooperative"),
+        ("the community fridge", "the school breakfast club", "the surplus food network", "the allotment expansion"),
+        (
+            "The warehouse is open from eight until four on weekdays.",
+            "Delivery vans are loaded in the yard behind {venue}.",
+        ),
+    ),
 }
 
 LEADS = (
@@ -284,9 +406,14 @@ LEADS = (
     "Representatives of {org} described {project} to a meeting in {place} on {weekday}.",
 )
 TITLES = (
-    "{Project} in {place}: what we know", "{place} hears plans for {bare}", "{org} outlines {bare}",
-    "Inside {place}'s {bare}", "A closer look at {bare} in {place}", "{place} residents ask about {bare}",
-    "{Project} comes under the spotlight in {place}", "What {bare} means for {place}",
+    "{Project} in {place}: what we know",
+    "{place} hears plans for {bare}",
+    "{org} outlines {bare}",
+    "Inside {place}'s {bare}",
+    "A closer look at {bare} in {place}",
+    "{place} residents ask about {bare}",
+    "{Project} comes under the spotlight in {place}",
+    "What {bare} means for {place}",
 )
 FILLER = (
     "The meeting took place at {venue}, starting shortly after {time}.",
@@ -323,27 +450,75 @@ FILLER = (
     "Parking restrictions on {street} will apply on market days.",
     "The agenda also included an update on the Christmas lights.",
 )
-WHEN = ("Earlier in the day", "Later that afternoon", "On {weekday} morning", "Before the session began",
-         "Afterwards", "During the break", "At around {time}", "The previous evening", "Just before {time}",
-         "Towards the end of the evening", "While the room filled up", "Once the speeches were over")
-WHO = ("a group of residents", "two council staff", "volunteers from {venue}", "{person}", "the caretaker",
-        "a local photographer", "several shopkeepers from {street}", "a pair of students", "{person}'s neighbour",
-        "a retired teacher from {place2}", "members of the choir", "the building's new tenants")
-DID = ("set out chairs in the main hall", "walked the route along {street}", "discussed the bus timetable",
-        "checked the sound system", "handed out leaflets about the summer fair", "compared notes on the weather",
-        "looked through old photographs of {place}", "stacked boxes of leaflets by the door",
-        "tested the projector", "put up a map of {place} on the wall", "chatted about the football results",
-        "swept the steps outside {venue}", "collected coats at the cloakroom", "moved tables into the side room",
-        "queued for tea in the foyer", "argued good-naturedly about where to park", "fixed a wobbly table leg",
-        "counted the spare programmes", "walked over from the bus stop on {street}", "found a seat near the back",
-        "asked where the nearest cash machine was", "took photographs of the old fireplace")
-QUOTES = (
-    "We tried to keep the presentation short", "Parking is always the first question people ask",
-    "We will send out the dates as soon as they are confirmed", "The hall is booked until half past nine",
-    "If anyone left a scarf behind, it is at the front desk", "We have printed more leaflets for next time",
-    "The slides will go up on the noticeboard tomorrow", "The bus times changed last month, so do check",
-    "We moved the meeting here because the library is being painted", "The microphone worked this time",
-    "Most people came straight from work, so we kept it brief", "There is a lift at the side entrance",
+WHEN = (
+    "Earlier in the day",
+    "Later that afternoon",
+    "On {weekday} morning",
+    "Before the session began",
+    "Afterwards",
+    "During the break",
+    "At around {time}",
+    "The previous evening",
+    "Just before {time}",
+    "Towards the end of the evening",
+    "While the room filled up",
+    "Once the speeches were over",
 )
-CLOSERS = ("Further details are available from {org}.", "The next public meeting is planned for {month}.",
-            "{org} said it would post updates on its website.", "Questions can be sent to {org} by email.")
+WHO = (
+    "a group of residents",
+    "two council staff",
+    "volunteers from {venue}",
+    "{person}",
+    "the caretaker",
+    "a local photographer",
+    "several shopkeepers from {street}",
+    "a pair of students",
+    "{person}'s neighbour",
+    "a retired teacher from {place2}",
+    "members of the choir",
+    "the building's new tenants",
+)
+DID = (
+    "set out chairs in the main hall",
+    "walked the route along {street}",
+    "discussed the bus timetable",
+    "checked the sound system",
+    "handed out leaflets about the summer fair",
+    "compared notes on the weather",
+    "looked through old photographs of {place}",
+    "stacked boxes of leaflets by the door",
+    "tested the projector",
+    "put up a map of {place} on the wall",
+    "chatted about the football results",
+    "swept the steps outside {venue}",
+    "collected coats at the cloakroom",
+    "moved tables into the side room",
+    "queued for tea in the foyer",
+    "argued good-naturedly about where to park",
+    "fixed a wobbly table leg",
+    "counted the spare programmes",
+    "walked over from the bus stop on {street}",
+    "found a seat near the back",
+    "asked where the nearest cash machine was",
+    "took photographs of the old fireplace",
+)
+QUOTES = (
+    "We tried to keep the presentation short",
+    "Parking is always the first question people ask",
+    "We will send out the dates as soon as they are confirmed",
+    "The hall is booked until half past nine",
+    "If anyone left a scarf behind, it is at the front desk",
+    "We have printed more leaflets for next time",
+    "The slides will go up on the noticeboard tomorrow",
+    "The bus times changed last month, so do check",
+    "We moved the meeting here because the library is being painted",
+    "The microphone worked this time",
+    "Most people came straight from work, so we kept it brief",
+    "There is a lift at the side entrance",
+)
+CLOSERS = (
+    "Further details are available from {org}.",
+    "The next public meeting is planned for {month}.",
+    "{org} said it would post updates on its website.",
+    "Questions can be sent to {org} by email.",
+)

@@ -14,9 +14,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from distillery.errors import DistilleryError
 
@@ -68,7 +69,10 @@ def labels_problem(obj: dict, spec: FilterSpec) -> str | None:
     missing = [d for d in names if d not in labels]
     unknown = [k for k in labels if k not in names]
     if missing or unknown:
-        parts = [f"missing dimension(s) {missing}" if missing else "", f"unknown dimension(s) {unknown}" if unknown else ""]
+        parts = [
+            f"missing dimension(s) {missing}" if missing else "",
+            f"unknown dimension(s) {unknown}" if unknown else "",
+        ]
         return f"labels for {spec.ref}: " + "; ".join(p for p in parts if p)
     for d in names:
         v = labels[d]
@@ -79,9 +83,7 @@ def labels_problem(obj: dict, spec: FilterSpec) -> str | None:
     return None
 
 
-def read_records(
-    paths: Iterable[str | Path], spec: FilterSpec | None = None, skip_invalid: bool = False
-) -> ReadReport:
+def read_records(paths: Iterable[str | Path], spec: FilterSpec | None = None, skip_invalid: bool = False) -> ReadReport:
     """Read articles (``spec`` None) or labelled records (``spec`` given) from JSONL files.
 
     Raises DistilleryError at the first bad line (``file:line: reason``) unless

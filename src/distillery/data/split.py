@@ -4,7 +4,8 @@ val out of train, the embedded corpus) goes through :func:`stratified_split`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +31,10 @@ def holds_out_synthetic(records: Sequence[dict], synthetic_in_eval: bool = False
 
 
 def stratified_split(
-    records: Sequence[dict], spec: FilterSpec, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+    records: Sequence[dict],
+    spec: FilterSpec,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
     synthetic_in_eval: bool = False,
 ) -> dict[str, list[dict]]:
     """Split into train/val/test keeping each tier's share; deterministic for a seed.

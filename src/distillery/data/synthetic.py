@@ -32,7 +32,7 @@ import datetime as _dt
 import random
 import re
 import string
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -40,8 +40,19 @@ import numpy as np
 from distillery.data import phrases as P
 from distillery.filters.spec import FilterSpec
 
-__all__ = ["generate_corpus", "generate_corpus_with_evidence", "corpus_stats", "evidence_sentence", "score_band",
-           "estimate_tokens", "PHRASE_BANKS", "GENERATOR", "BUCKET_EDGES", "LENGTH_MIX", "TOP_TIER_LENGTH_MIX"]
+__all__ = [
+    "generate_corpus",
+    "generate_corpus_with_evidence",
+    "corpus_stats",
+    "evidence_sentence",
+    "score_band",
+    "estimate_tokens",
+    "PHRASE_BANKS",
+    "GENERATOR",
+    "BUCKET_EDGES",
+    "LENGTH_MIX",
+    "TOP_TIER_LENGTH_MIX",
+]
 
 GENERATOR = "distillery.synthetic/1"
 PHRASE_BANKS = P.PHRASE_BANKS  # uplifting/v6 dimension -> 5 bands -> phrasings (data/phrases.py)
@@ -52,6 +63,7 @@ _BUCKET_TARGETS = ((190, 465), (640, 960), (1130, 1930), (2200, 2850))
 LENGTH_MIX = (0.777, 0.120, 0.086, 0.017)  # overall share per bucket
 TOP_TIER_LENGTH_MIX = (0.43, 0.49, 0.075, 0.005)  # share per bucket within the top tier
 HEAD_BUDGET, TAIL_BUDGET, TAIL_START = 215, 215, 560  # estimated tokens
+
 
 def generator_source() -> bytes:
     """The generator's own source (this module + its word material): part of the corpus cache key."""
@@ -73,8 +85,14 @@ def estimate_tokens(text: str) -> float:
 
 def _draw_scores(spec: FilterSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, D) scores: latent quality + per-dimension offset + noise, clipped, rounded to 0.1."""
-    off_known = {"human_wellbeing_impact": 0.3, "social_cohesion_impact": -0.3, "justice_rights_impact": -0.8,
-                 "evidence_level": 0.2, "benefit_distribution": -0.1, "change_durability": -0.2}
+    off_known = {
+        "human_wellbeing_impact": 0.3,
+        "social_cohesion_impact": -0.3,
+        "justice_rights_impact": -0.8,
+        "evidence_level": 0.2,
+        "benefit_distribution": -0.1,
+        "change_durability": -0.2,
+    }
     offsets = np.array([off_known.get(d, 0.0) for d in spec.dimension_names])
     low = rng.random(n) < 0.36  # off-topic / fluff articles
     q = np.where(low, rng.normal(1.4, 0.9, n), rng.normal(5.35, 1.6, n))
@@ -105,26 +123,40 @@ def _count(r: random.Random, band: int) -> str:
 
 
 _SLOTS: dict[str, Any] = {  # slot -> f(article, rng, band)
-    "project": lambda a, r, b: a.project, "place": lambda a, r, b: a.place, "place2": lambda a, r, b: a.place2,
-    "org": lambda a, r, b: a.org, "bare": lambda a, r, b: a.project.removeprefix("the "),
-    "Project": lambda a, r, b: a.project[4:5].upper() + a.project[5:], "count": lambda a, r, b: _count(r, b),
-    "pct": lambda a, r, b: r.randint(*P.PCT[b]), "years": lambda a, r, b: r.randint(*P.YEARS[b]),
-    "year": lambda a, r, b: r.randint(2026, 2030 + 5 * b), "group": lambda a, r, b: r.choice(P.GROUPS),
-    "journal": lambda a, r, b: r.choice(P.JOURNALS), "auditor": lambda a, r, b: r.choice(P.AUDITORS),
-    "person": lambda a, r, b: r.choice(a.people), "role": lambda a, r, b: r.choice(P.ROLES),
-    "weekday": lambda a, r, b: r.choice(P.WEEKDAYS), "month": lambda a, r, b: r.choice(P.MONTHS),
-    "day": lambda a, r, b: r.randint(1, 28), "venue": lambda a, r, b: a.facts["venue"],
-    "street": lambda a, r, b: r.choice(P.STREETS), "river": lambda a, r, b: a.facts["river"],
+    "project": lambda a, r, b: a.project,
+    "place": lambda a, r, b: a.place,
+    "place2": lambda a, r, b: a.place2,
+    "org": lambda a, r, b: a.org,
+    "bare": lambda a, r, b: a.project.removeprefix("the "),
+    "Project": lambda a, r, b: a.project[4:5].upper() + a.project[5:],
+    "count": lambda a, r, b: _count(r, b),
+    "pct": lambda a, r, b: r.randint(*P.PCT[b]),
+    "years": lambda a, r, b: r.randint(*P.YEARS[b]),
+    "year": lambda a, r, b: r.randint(2026, 2030 + 5 * b),
+    "group": lambda a, r, b: r.choice(P.GROUPS),
+    "journal": lambda a, r, b: r.choice(P.JOURNALS),
+    "auditor": lambda a, r, b: r.choice(P.AUDITORS),
+    "person": lambda a, r, b: r.choice(a.people),
+    "role": lambda a, r, b: r.choice(P.ROLES),
+    "weekday": lambda a, r, b: r.choice(P.WEEKDAYS),
+    "month": lambda a, r, b: r.choice(P.MONTHS),
+    "day": lambda a, r, b: r.randint(1, 28),
+    "venue": lambda a, r, b: a.facts["venue"],
+    "street": lambda a, r, b: r.choice(P.STREETS),
+    "river": lambda a, r, b: a.facts["river"],
     "weather": lambda a, r, b: r.choice(P.WEATHER),
     "time": lambda a, r, b: f"{r.randint(6, 8)}.{r.choice(['00', '15', '30', '45'])}pm",
     "century": lambda a, r, b: r.choice(["sixteenth", "seventeenth", "eighteenth"]),
-    "decade": lambda a, r, b: r.randrange(1890, 1980, 10), "year_hist": lambda a, r, b: r.randint(1850, 1995),
-    "route": lambda a, r, b: r.randint(2, 39), "route2": lambda a, r, b: r.randint(40, 99),
-    "miles": lambda a, r, b: a.facts["miles"], "minutes": lambda a, r, b: r.choice([10, 15, 20, 25]),
+    "decade": lambda a, r, b: r.randrange(1890, 1980, 10),
+    "year_hist": lambda a, r, b: r.randint(1850, 1995),
+    "route": lambda a, r, b: r.randint(2, 39),
+    "route2": lambda a, r, b: r.randint(40, 99),
+    "miles": lambda a, r, b: a.facts["miles"],
+    "minutes": lambda a, r, b: r.choice([10, 15, 20, 25]),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fields(template: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(template) if f))
 
@@ -173,8 +205,12 @@ def evidence_sentence(dim, score: float, art: _Article) -> str:
     if dim.name in P.PHRASE_BANKS:
         return art.fill(art.rng.choice(P.PHRASE_BANKS[dim.name][band]), band)
     desc = dim.description.strip().rstrip(".") or dim.name.replace("_", " ")
-    words = {"{desc}": desc[0].lower() + desc[1:], "{label}": dim.name.replace("_", " "),
-             "{intensity}": P.INTENSITY[band], "{anchor}": _anchor(dim, score)}
+    words = {
+        "{desc}": desc[0].lower() + desc[1:],
+        "{label}": dim.name.replace("_", " "),
+        "{intensity}": P.INTENSITY[band],
+        "{anchor}": _anchor(dim, score),
+    }
     template = art.rng.choice(P.GENERIC)
     for k, v in words.items():  # spec text is inserted literally (braces in it are escaped)
         template = template.replace(k, v.replace("{", "{{").replace("}", "}}"))
@@ -185,7 +221,7 @@ def _paragraphs(sentences: list[str], rng: random.Random, lo: int = 2, hi: int =
     out, i = [], 0
     while i < len(sentences):
         k = rng.randint(lo, hi)
-        out.append(" ".join(sentences[i:i + k]))
+        out.append(" ".join(sentences[i : i + k]))
         i += k
     return out
 
@@ -214,7 +250,7 @@ def _build_article(spec: FilterSpec, scores: np.ndarray, bucket: int, rng: rando
                 budget[part] -= estimate_tokens(s) + 1
     evidence: dict[str, dict[str, list[str]]] = {"head": {}, "tail": {}}
     head, tail = [lead], []
-    for j in order[len(dims) // 2:] + order[: len(dims) // 2]:
+    for j in order[len(dims) // 2 :] + order[: len(dims) // 2]:
         part = "tail" if j in tail_ids else "head"
         evidence[part][dims[j].name] = chosen[j]
         (tail if part == "tail" else head).extend(chosen[j])
@@ -253,20 +289,22 @@ def generate_corpus_with_evidence(spec: FilterSpec, n: int = 2400, seed: int = 0
         outlet = f"{r.choice(P.PLACES)} {r.choice(P.OUTLETS)}"
         date = _dt.date.fromordinal(start + r.randint(0, 1275))
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        records.append({
-            "id": f"syn-{spec.name}-v{spec.version}-s{seed}-{i:06d}",
-            "title": title,
-            "content": content,
-            "url": f"https://www.{outlet.lower().replace(' ', '')}.example/{date:%Y/%m}/{slug}-{i}",
-            "source": f"The {outlet}",
-            "published_date": date.isoformat(),
-            "language": "en",
-            "labels": {d: float(v) for d, v in zip(spec.dimension_names, scores[i])},
-            "oracle": "synthetic",
-            "filter": spec.name,
-            "filter_version": spec.version,
-            "synthetic": {"generator": GENERATOR, "seed": seed},
-        })
+        records.append(
+            {
+                "id": f"syn-{spec.name}-v{spec.version}-s{seed}-{i:06d}",
+                "title": title,
+                "content": content,
+                "url": f"https://www.{outlet.lower().replace(' ', '')}.example/{date:%Y/%m}/{slug}-{i}",
+                "source": f"The {outlet}",
+                "published_date": date.isoformat(),
+                "language": "en",
+                "labels": {d: float(v) for d, v in zip(spec.dimension_names, scores[i])},
+                "oracle": "synthetic",
+                "filter": spec.name,
+                "filter_version": spec.version,
+                "synthetic": {"generator": GENERATOR, "seed": seed},
+            }
+        )
         evidence.append(ev)
     return records, evidence
 
