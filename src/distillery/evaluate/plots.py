@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,12 +79,7 @@ def distributions(pred: np.ndarray, true: np.ndarray, names: Sequence[str], out:
         ax.hist(true[:, j], bins=bins, alpha=0.5, label="oracle")
         ax.hist(pred[:, j], bins=bins, alpha=0.5, label="student")
         ax.set(title=name, xlabel="score", ylabel="articles")
-    axes[0].legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, axes, title, out)
 
 
 def calibration_curve(
@@ -109,12 +105,7 @@ def calibration_curve(
             ax.plot(xs, ys, marker="o", label=label)
         ax.plot([0, 10], [0, 10], "k--", lw=0.8)
         ax.set(title=name, xlabel="predicted (bin mean)", ylabel="oracle (bin mean)", xlim=(0, 10), ylim=(0, 10))
-    axes[0].legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, axes, title, out)
 
 
 def error_vs_uncertainty(
@@ -131,6 +122,16 @@ def error_vs_uncertainty(
     ax.scatter(uncertainty[flagged], abs_err[flagged], s=8, alpha=0.7, label="flagged for review")
     ax.set(xlabel=xlabel, ylabel="|error| of the weighted average", title=title)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def _finish(plt: Any, fig: Any, axes: Any, title: str, out: Path) -> Path:
+    """Legend, title, layout, save, close: the last steps of every per-dimension grid."""
+    axes[0].legend()
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)

@@ -18,13 +18,13 @@ sklearn's ``IsotonicRegression(out_of_bounds="clip").predict``), via ``numpy.int
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from distillery.runtime.jsonfile import JsonFile
 
 CALIBRATION_FILE = "calibration.json"
 OBJECTIVES = ("l1", "l2")
@@ -99,7 +99,7 @@ def isotonic_fit(
 
 
 @dataclass
-class Calibration:
+class Calibration(JsonFile):
     """Per-dimension breakpoints; a dimension with no breakpoints is left as is."""
 
     dimensions: list[str]
@@ -142,15 +142,6 @@ class Calibration:
             d.get("fitted_on", "val"),
             dict(d.get("report", {})),
         )
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> Calibration:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
     def check_dimensions(self, names: Sequence[str]) -> None:
         if list(names) != list(self.dimensions):

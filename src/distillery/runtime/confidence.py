@@ -22,14 +22,14 @@ numpy only: vendored into packaged scorers.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from distillery.runtime.jsonfile import JsonFile
 
 CONFIDENCE_FILE = "confidence.json"
 
@@ -45,7 +45,7 @@ def conformal_quantile(residuals: Any, alpha: float) -> float:
 
 
 @dataclass
-class Conformal:
+class Conformal(JsonFile):
     dimensions: list[str]
     alpha: float
     edges: list[float]  # band edges of the predicted weighted average
@@ -113,15 +113,6 @@ class Conformal:
             int(d.get("min_group", 30)),
             dict(d.get("report", {})),
         )
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> Conformal:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def fit_conformal(
