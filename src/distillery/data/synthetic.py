@@ -32,12 +32,14 @@ import datetime as _dt
 import random
 import re
 import string
+import sys
 from functools import cache
 from typing import Any
 
 import numpy as np
 
 from distillery.data import phrases as P
+from distillery.data import scaffold_phrases as S
 from distillery.filters.spec import FilterSpec
 
 __all__ = [
@@ -69,7 +71,7 @@ def generator_source() -> bytes:
     """The generator's own source (this module + its word material): part of the corpus cache key."""
     from pathlib import Path
 
-    return Path(__file__).read_bytes() + Path(P.__file__).read_bytes()
+    return b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], P, S))
 
 
 def score_band(score: float) -> int:
@@ -166,15 +168,15 @@ class _Article:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
-        self.topic = rng.choice(list(P.TOPICS))
-        kinds, projects, self.topic_filler = P.TOPICS[self.topic]
+        self.topic = rng.choice(list(S.TOPICS))
+        kinds, projects, self.topic_filler = S.TOPICS[self.topic]
         self.place, self.place2 = rng.sample(P.PLACES, 2)
         self.org = f"the {self.place} {rng.choice(kinds)}"
         self.project = rng.choice(projects)
         self.people = [f"{rng.choice(P.FIRST)} {rng.choice(P.LAST)}" for _ in range(3)]
         self.facts = {"venue": rng.choice(P.VENUES), "river": rng.choice(P.RIVERS), "miles": rng.randint(8, 40)}
         # one-off sentences (facts, quotes) are used at most once per article
-        self.pool = [*P.FILLER, *self.topic_filler, *(f'"{q}," said {{person}}, {{role}}.' for q in P.QUOTES)]
+        self.pool = [*S.FILLER, *self.topic_filler, *(f'"{q}," said {{person}}, {{role}}.' for q in S.QUOTES)]
         rng.shuffle(self.pool)
 
     def fill(self, template: str, band: int = 2) -> str:
@@ -189,7 +191,7 @@ class _Article:
         r = self.rng
         if self.pool and r.random() < 0.55:
             return self.fill(self.pool.pop())
-        return self.fill(f"{r.choice(P.WHEN)}, {r.choice(P.WHO)} {r.choice(P.DID)}.")
+        return self.fill(f"{r.choice(S.WHEN)}, {r.choice(S.WHO)} {r.choice(S.DID)}.")
 
 
 def _anchor(dim, score: float) -> str:
@@ -229,13 +231,13 @@ def _paragraphs(sentences: list[str], rng: random.Random, lo: int = 2, hi: int =
 def _build_article(spec: FilterSpec, scores: np.ndarray, bucket: int, rng: random.Random):
     """(title, content, evidence) where evidence = {"head": {dim: [...]}, "tail": {dim: [...]}}."""
     art = _Article(rng)
-    title = art.fill(rng.choice(P.TITLES))
+    title = art.fill(rng.choice(S.TITLES))
     lo, hi = _BUCKET_TARGETS[bucket]
     target = rng.randint(lo, hi)
     dims = list(spec.dimensions)
     order = rng.sample(range(len(dims)), len(dims))  # presentation order; the first half goes last
     tail_ids = set(order[: len(dims) // 2])
-    lead = art.fill(rng.choice(P.LEADS))
+    lead = art.fill(rng.choice(S.LEADS))
     budget = {"head": HEAD_BUDGET - estimate_tokens(title) - estimate_tokens(lead), "tail": TAIL_BUDGET - 20}
     chosen: dict[int, list[str]] = {}
     for j in order:  # one sentence per dimension is mandatory
@@ -254,7 +256,7 @@ def _build_article(spec: FilterSpec, scores: np.ndarray, bucket: int, rng: rando
         part = "tail" if j in tail_ids else "head"
         evidence[part][dims[j].name] = chosen[j]
         (tail if part == "tail" else head).extend(chosen[j])
-    tail.append(art.fill(rng.choice(P.CLOSERS)))
+    tail.append(art.fill(rng.choice(S.CLOSERS)))
     used = estimate_tokens(title) + sum(estimate_tokens(s) + 1 for s in head + tail)
     floor = TAIL_START if bucket else 0  # long articles: the tail must start after token 512
     middle: list[str] = []
