@@ -42,12 +42,10 @@ class Answer:
     repairs: list[str] = field(default_factory=list)
 
 
-def _json_span(text: str) -> tuple[int, int] | None:
-    """Start and end (exclusive) of the first balanced ``{...}`` in text, string-aware."""
-    start = text.find("{")
-    if start < 0:
-        return None
-    depth, in_str, esc = 0, False, False
+def _outside_strings(text: str, start: int = 0):
+    """(index, char) of every character of ``text`` from ``start`` that is not inside a JSON string
+    (the quotes themselves are yielded; escapes inside strings are skipped)."""
+    in_str, esc = False, False
     for i in range(start, len(text)):
         ch = text[i]
         if in_str:
@@ -57,9 +55,20 @@ def _json_span(text: str) -> tuple[int, int] | None:
                 esc = True
             elif ch == '"':
                 in_str = False
-        elif ch == '"':
+            continue
+        if ch == '"':
             in_str = True
-        elif ch in "{[":
+        yield i, ch
+
+
+def _json_span(text: str) -> tuple[int, int] | None:
+    """Start and end (exclusive) of the first balanced ``{...}`` in text, string-aware."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    depth = 0
+    for i, ch in _outside_strings(text, start):
+        if ch in "{[":
             depth += 1
         elif ch in "}]":
             depth -= 1
@@ -70,33 +79,8 @@ def _json_span(text: str) -> tuple[int, int] | None:
 
 def _strip_trailing_commas(text: str) -> str:
     """Remove commas directly before ``}`` or ``]`` outside strings."""
-    out, in_str, esc = [], False, False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if in_str:
-            out.append(ch)
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-            out.append(ch)
-        elif ch == ",":
-            j = i + 1
-            while j < len(text) and text[j] in " \t\r\n":
-                j += 1
-            if j < len(text) and text[j] in "}]":
-                i += 1
-                continue
-            out.append(ch)
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
+    drop = {i for i, ch in _outside_strings(text) if ch == "," and text[i + 1 :].lstrip(" \t\r\n")[:1] in ("}", "]")}
+    return "".join(ch for i, ch in enumerate(text) if i not in drop)
 
 
 def _number(value, dim: str, repairs: list[str]) -> float:
