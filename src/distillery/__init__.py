@@ -12,7 +12,8 @@ __all__ = ["evaluate", "export", "load_filter", "load_scorer", "train"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__ or name == "api":
-        from distillery import api
+        import importlib
 
+        api = importlib.import_module("distillery.api")
         return api if name == "api" else getattr(api, name)
     raise AttributeError(f"module 'distillery' has no attribute {name!r}")
