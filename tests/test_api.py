@@ -30,8 +30,10 @@ def test_documented_example_runs(tmp_path, monkeypatch):
 
 
 def test_api_validates_like_the_cli():
-    import distillery
+    import distillery.train.task  # noqa: F401 - a subpackage named like an API function is loaded
+    from distillery import api
     from distillery.errors import DistilleryError
 
+    assert callable(api.train) and distillery.load_filter is api.load_filter
     with pytest.raises(DistilleryError, match="context_strategy.max_tokens"):
-        distillery.api.compose_train_config(["context_strategy.max_tokens=-5"])
+        api.compose_train_config(["context_strategy.max_tokens=-5"])

@@ -1,13 +1,13 @@
 """The Python API: the functions the CLI verbs call, for notebooks and scripts.
 
-    import distillery
+    from distillery import api
 
-    spec = distillery.load_filter("uplifting/v6")
-    result = distillery.train(["experiment=smoke", "logger=none"])      # Hydra overrides, as on the CLI
+    spec = api.load_filter("uplifting/v6")
+    result = api.train(["experiment=smoke", "logger=none"])      # Hydra overrides, as on the CLI
     result.metrics["val"]["mae"], result.run_dir
-    distillery.evaluate(result.run_dir)                                  # metrics.json-style dict
-    distillery.export(result.run_dir, "exports/uplifting_v6")            # INT8 ONNX behind the parity gate
-    scorer = distillery.load_scorer("exports/uplifting_v6")              # plain or hybrid export, no torch
+    api.evaluate(result.run_dir)                                  # metrics.json-style dict
+    api.export(result.run_dir, "exports/uplifting_v6")            # INT8 ONNX behind the parity gate
+    scorer = api.load_scorer("exports/uplifting_v6")              # plain or hybrid export, no torch
     scorer.score({"title": "...", "content": "..."})
 
 Heavy libraries (torch, lightning, transformers) are imported only when a function needs them.
