@@ -76,8 +76,10 @@ def validate_train_config(cfg: Any) -> None:
     from distillery.schema import validate_groups
 
     if isinstance(cfg, DictConfig):
+        keys = [k for k in cfg if k != "hydra"]  # the hydra node (when present) is Hydra's own business
+        if "hydra" in cfg:
+            cfg = OmegaConf.masked_copy(cfg, keys)
         missing = sorted(OmegaConf.missing_keys(cfg))
-        keys = [k for k in cfg if k != "hydra"]
         container: dict = {}
         problems = [f"{k}: required key not set (set it as an override, e.g. {k}=...)" for k in missing]
         for k in keys:

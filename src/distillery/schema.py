@@ -200,7 +200,7 @@ class DataConfig(_Strict):
     skip_invalid: StrictBool = False
     cache_tokenized: StrictBool = True
     near_dup_threshold: Number = 0.8
-    dedupe: StrictBool = True
+    near_dups: Literal["group", "drop"] = "group"
 
     @field_validator("split")
     @classmethod

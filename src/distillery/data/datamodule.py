@@ -49,14 +49,30 @@ def synthetic_corpus_path(spec: FilterSpec, n: int, seed: int, cache: Path) -> P
 
 def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list[dict]], list[str]]:
     """Records per split and the list of skipped-line reports (empty unless skip_invalid)."""
+    splits, skipped, _ = load_splits(cfg, spec, cache)
+    return splits, skipped
+
+
+def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list[dict]], list[str], dict]:
+    """Records per split, skipped-line reports, and the split report (:func:`distillery.data.dedupe.split_report`).
+
+    jsonl data is deduplicated (:mod:`distillery.data.dedupe`): within a file exact duplicates are
+    dropped and near-duplicates kept in one split, like records sharing a ``group``; across given
+    train/val/test files a duplicate is an error (or, with ``skip_invalid``, dropped from the later
+    split and listed in the skipped reports). The embedded synthetic corpus is split as generated.
+    """
+    from distillery.data.dedupe import DEFAULT_THRESHOLD, check_disjoint, dedupe, split_groups, split_report
+
     skip = bool(cfg.get("skip_invalid", False))
+    threshold = float(cfg.get("near_dup_threshold") or DEFAULT_THRESHOLD)
+    near = str(cfg.get("near_dups") or "group")
+    split_seed = cfg.get("split_seed")
+    split_seed = int(split_seed if split_seed is not None else 0)
     if cfg.source == "synthetic":
         files: dict[str, Path] | Path = synthetic_corpus_path(spec, int(cfg.n), int(cfg.corpus_seed), cache)
     elif cfg.source == "jsonl":
         if not cfg.get("path"):
-            raise DistilleryError(
-                "data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)"
-            )
+            raise DistilleryError("data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)")
         p = Path(str(cfg.path)).expanduser()
         if p.is_dir():
             files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
@@ -71,30 +87,43 @@ def load_split_records(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[st
 
     # records tagged "synthetic" stay in train (val/test measure real data) unless data.synthetic_in_eval
     in_eval = bool(cfg.get("synthetic_in_eval", False))
+    reports: dict = {}
+    cross: list = []
     if isinstance(files, Path):
         report = read_records([files], spec, skip)
-        splits = stratified_split(report.records, spec, list(cfg.split), int(cfg.split_seed), in_eval)
         skipped = report.skipped
+        if cfg.source == "synthetic":  # generated: no duplicates by construction, split as generated
+            splits = stratified_split(report.records, spec, list(cfg.split), split_seed, in_eval)
+        else:
+            kept, reports[str(files)] = dedupe(report.records, threshold, near, report.where, name=str(files))
+            splits = split_groups(kept, spec, list(cfg.split), split_seed, in_eval, reports[str(files)].links)
     else:
-        splits, skipped = {}, []
+        splits, where, skipped = {}, {}, []
+        links: dict[str, list] = {}
         for s, f in files.items():
             report = read_records([f], spec, skip)
-            splits[s], skipped = report.records, skipped + report.skipped
+            recs, rep = dedupe(report.records, threshold, near, report.where, name=str(f))
+            keep = {id(r) for r in recs}
+            splits[s], where[s] = recs, [w for r, w in zip(report.records, report.where) if id(r) in keep]
+            reports[str(f)], links[s] = rep, rep.links
+            skipped = skipped + report.skipped
+        splits, cross = check_disjoint(splits, where, threshold, skip)
+        skipped = skipped + [f"{d}: dropped from the later split" for d in cross]
         if holds_out_synthetic([r for recs in splits.values() for r in recs], in_eval):
             for s in ("val", "test"):
                 bad = [r.get("id") for r in splits.get(s, []) if is_synthetic(r)]
                 if bad:
                     raise DistilleryError(
                         f"{files[s]}: {len(bad)} synthetic record(s) in the {s} split (first: id {bad[0]!r}); synthetic "
-                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true"
-                    )
-        if "val" not in splits:  # carve val out of train, stratified
-            parts = stratified_split(splits["train"], spec, [0.9, 0.1, 0.0], int(cfg.split_seed), in_eval)
+                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true")
+        if "val" not in splits:  # carve val out of train, stratified, whole near-duplicate groups
+            # train comes first, so check_disjoint never drops from it: its links still index it
+            parts = split_groups(splits["train"], spec, [0.9, 0.1, 0.0], split_seed, in_eval, links["train"])
             splits["train"], splits["val"] = parts["train"], parts["val"]
         splits.setdefault("test", [])
     if not splits["train"] or not splits["val"]:
         raise DistilleryError("data: train and val splits must both be non-empty")
-    return splits, skipped
+    return splits, skipped, split_report(splits, threshold, reports, cross)
 
 
 class _Tokenized(TorchDataset):
@@ -200,11 +229,14 @@ class ArticleDataModule(L.LightningDataModule):
         self.records: dict[str, list[dict]] = {}
         self.data: dict[str, _Tokenized] = {}
         self.skipped: list[str] = []
+        # sizes, sha256 fingerprint per split, cross_split_duplicates (0 after splitting), what
+        # deduplication dropped or linked: see distillery.data.dedupe.split_report
+        self.split_report: dict = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.data:
             return
-        self.records, self.skipped = load_split_records(self.cfg, self.spec, self.cache)
+        self.records, self.skipped, self.split_report = load_splits(self.cfg, self.spec, self.cache)
         cache = self.cache if self.cfg.get("cache_tokenized", True) else None
         for s in SPLITS:
             self.data[s] = tokenize_split(self.records[s], self.spec, self.tokenizer, self.strategy, cache)

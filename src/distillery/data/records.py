@@ -1,6 +1,8 @@
 """The data contract, read and written in one place.
 
-Article: ``{"id", "title", "content"}`` plus optional ``url, source, published_date, language``.
+Article: ``{"id", "title", "content"}`` plus optional ``url, source, published_date, language`` and
+``group`` (a string: records of one group, e.g. the same source story or writer, always land in
+the same split; see :mod:`distillery.data.dedupe`).
 Labelled record: an article plus ``"labels": {dimension: float 0-10}`` keyed by the filter's
 dimension names, plus provenance ``oracle``, ``filter``, ``filter_version``.
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from distillery.filters.spec import FilterSpec
 
 ARTICLE_REQUIRED = ("id", "title", "content")
-ARTICLE_OPTIONAL = ("url", "source", "published_date", "language")
+ARTICLE_OPTIONAL = ("url", "source", "published_date", "language", "group")
 
 
 @dataclass
@@ -34,18 +36,28 @@ class ReadReport:
 
     records: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "file:line: reason"
+    where: list[str] = field(default_factory=list)  # "file:line" of each record, parallel to records
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | Exception]]:
-    """Yield (line_number, parsed object or the JSON error) for each non-blank line."""
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    """Yield (line_number, parsed object or the JSON error) for each non-blank line.
+
+    A line that is not UTF-8, or nested too deeply to parse, comes back as an error too."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield n, json.JSONDecodeError(f"not UTF-8 ({e.reason} at byte {e.start})", "", 0)
+                continue
             if not line.strip():
                 continue
             try:
                 yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 yield n, e
+            except (ValueError, RecursionError) as e:  # e.g. nesting beyond the parser's limit
+                yield n, json.JSONDecodeError(type(e).__name__, line, 0)
 
 
 def article_problem(obj: Any) -> str | None:
@@ -58,6 +70,9 @@ def article_problem(obj: Any) -> str | None:
         return "empty content"
     if not isinstance(obj["title"], str):
         return "title must be a string"
+    group = obj.get("group")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, (str, int))):
+        return f"group must be a string (got {type(group).__name__})"
     return None
 
 
@@ -76,7 +91,7 @@ def labels_problem(obj: dict, spec: FilterSpec) -> str | None:
         return f"labels for {spec.ref}: " + "; ".join(p for p in parts if p)
     for d in names:
         v = labels[d]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
             return f"labels.{d}: not a number ({v!r})"
         if not 0.0 <= v <= 10.0:
             return f"labels.{d}: {v} is outside 0-10"
@@ -105,6 +120,7 @@ def read_records(paths: Iterable[str | Path], spec: FilterSpec | None = None, sk
                 report.skipped.append(where)
                 continue
             report.records.append(obj)
+            report.where.append(f"{path}:{n}")
     return report
 
 

@@ -1,7 +1,9 @@
 """``distillery prepare``: labelled JSONL files -> deduplicated, tier-stratified train/val/test.
 
-Merges the inputs (validated against the filter's data contract), drops duplicates by content
-hash (the first occurrence wins; duplicates whose labels disagree are counted), splits 80/10/10
+Merges the inputs (validated against the filter's data contract), drops exact duplicates
+(:func:`distillery.data.dedupe.dedupe`: normalised content hash, the first occurrence wins;
+duplicates whose labels disagree are counted), keeps near-duplicates and records sharing a
+``group`` in one split (:func:`distillery.data.dedupe.split_groups`), splits 80/10/10
 per tier (seeded; :func:`distillery.data.split.stratified_split`; records tagged ``"synthetic"``
 go to train only when real records are there, unless ``--synthetic-in-eval``) and reports length statistics per split, in
 characters and in estimated Qwen2.5 tokens.
@@ -17,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from distillery.data.dedupe import DEFAULT_THRESHOLD, dedupe, split_groups, split_report
 from distillery.data.records import read_records, write_jsonl
-from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
+from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 
 TOKEN_EDGES = (512, 1024, 2048)
 
 
-def content_hash(rec: dict) -> str:
+def content_hash(rec: dict) -> str:  # kept for active/loop.py manifests; splits use data.dedupe
     text = " ".join(f"{rec.get('title') or ''}\n{rec.get('content') or ''}".split())
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -74,6 +77,7 @@ def prepare(
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     skip_invalid: bool = False,
     synthetic_in_eval: bool = False,
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> dict:
     report = read_records(paths, spec, skip_invalid=skip_invalid)
     wrong = [(r.get("id"), p) for r in report.records if (p := _provenance_problem(r, spec))]
@@ -82,20 +86,11 @@ def prepare(
             f"{len(wrong)} record(s) were labelled for another filter than {spec.ref} "
             f"(first: id {wrong[0][0]!r} has {wrong[0][1]})"
         )
-    seen: dict[str, dict] = {}
-    duplicates = conflicting = 0
-    for rec in report.records:
-        h = content_hash(rec)
-        if h in seen:
-            duplicates += 1
-            a, b = seen[h]["labels"], rec["labels"]
-            conflicting += any(abs(float(a[d]) - float(b[d])) > 1e-9 for d in spec.dimension_names)
-            continue
-        seen[h] = rec
-    records = list(seen.values())
+    records, dedup = dedupe(report.records, near_dup_threshold, where=report.where, name="prepare")
     if not records:
         raise DistilleryError("no labelled records to split")
-    splits = stratified_split(records, spec, fractions, seed, synthetic_in_eval)
+    duplicates, conflicting = len(dedup.dropped), dedup.labels_differ
+    splits = split_groups(records, spec, fractions, seed, synthetic_in_eval, dedup.links)
     out = Path(out)
     files = {name: str(write_jsonl(out / f"{name}.jsonl", recs)) for name, recs in splits.items()}
     stats = {
@@ -105,6 +100,8 @@ def prepare(
         "skipped_invalid": report.skipped,
         "duplicates_dropped": duplicates,
         "duplicates_with_different_labels": conflicting,
+        "near_duplicate_pairs_kept_together": len(dedup.near_links),
+        "split_report": split_report(splits, near_dup_threshold, {"inputs": dedup}),
         "records": len(records),
         "seed": seed,
         "fractions": list(fractions),
