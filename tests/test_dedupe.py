@@ -12,13 +12,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from distillery.data.dedupe import (check_disjoint, components, content_hash, cross_split_duplicates, dedupe,
-                                    fingerprint, split_groups)
+from distillery.data.dedupe import (
+    check_disjoint,
+    components,
+    content_hash,
+    cross_split_duplicates,
+    dedupe,
+    fingerprint,
+    split_groups,
+)
 from distillery.data.records import read_records
 from distillery.errors import DistilleryError
 
-WORDS = ("river council school harvest bridge clinic market teacher volunteer garden library storm "
-         "village doctor festival bakery museum railway orchard harbour").split()
+WORDS = (
+    "river council school harvest bridge clinic market teacher volunteer garden library storm "
+    "village doctor festival bakery museum railway orchard harbour"
+).split()
 
 
 def _story(i: int, n: int = 300) -> str:
@@ -39,8 +48,16 @@ def _write(path, recs):
 
 
 def _cfg(path, **kw):
-    return OmegaConf.create({"source": "jsonl", "path": str(path), "split": [0.8, 0.1, 0.1], "split_seed": 0,
-                             "near_dup_threshold": 0.8, **kw})
+    return OmegaConf.create(
+        {
+            "source": "jsonl",
+            "path": str(path),
+            "split": [0.8, 0.1, 0.1],
+            "split_seed": 0,
+            "near_dup_threshold": 0.8,
+            **kw,
+        }
+    )
 
 
 def _edit(text: str, k: int = 3) -> str:
@@ -135,7 +152,11 @@ def test_prepare_keeps_near_duplicates_together(tmp_path, uplifting):
     from distillery.oracle.prepare import prepare
 
     base = [_rec(uplifting, i) for i in range(80)]
-    recs = base + [dict(base[0], id="x")] + [_rec(uplifting, 900 + i, content=_edit(base[i]["content"])) for i in range(10)]
+    recs = (
+        base
+        + [dict(base[0], id="x")]
+        + [_rec(uplifting, 900 + i, content=_edit(base[i]["content"])) for i in range(10)]
+    )
     f = _write(tmp_path / "in.jsonl", recs)
     stats = prepare(uplifting, [f], tmp_path / "out", seed=1)
     assert stats["duplicates_dropped"] == 1 and stats["near_duplicate_pairs_kept_together"] == 10
@@ -147,12 +168,18 @@ GOOD = json.dumps({"id": "a", "title": "T", "content": "text", "labels": {}})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(st.binary(max_size=300),
-                      st.integers(0, len(GOOD)).map(lambda n: GOOD[:n].encode()),
-                      st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                                   lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
-                                   max_leaves=10).map(lambda o: json.dumps(o).encode())),
-       skip=st.booleans())
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.integers(0, len(GOOD)).map(lambda n: GOOD[:n].encode()),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+            max_leaves=10,
+        ).map(lambda o: json.dumps(o).encode()),
+    ),
+    skip=st.booleans(),
+)
 def test_reader_raises_only_distillery_errors(tmp_path, uplifting, data, skip):
     f = tmp_path / "fuzz.jsonl"
     f.write_bytes(data + b"\n" + b"[" * 100_000 + b"\n")

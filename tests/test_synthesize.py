@@ -478,7 +478,10 @@ def test_prepare_and_the_jsonl_datamodule_keep_synthetic_in_train(tmp_path, upli
     splits, _ = load_split_records(OmegaConf.create({**base, "path": str(tmp_path / "d")}), uplifting, tmp_path)
     assert splits["val"] and not any(map(is_synthetic, splits["val"])) and splits["test"] == []
     # synthetic records someone put in val.jsonl: a one-line error naming the file and the key
-    write_jsonl(tmp_path / "d" / "val.jsonl", syn[:2] + real[:5])
+    # (train.jsonl without them: a record in both files is a cross-split duplicate, tested in test_dedupe.py)
+    moved = syn[:2] + real[:5]
+    write_jsonl(tmp_path / "d" / "train.jsonl", [r for r in mixed if r not in moved])
+    write_jsonl(tmp_path / "d" / "val.jsonl", moved)
     with pytest.raises(
         DistilleryError,
         match=r"d/val.jsonl: 2 synthetic record\(s\) in the val split .*"

@@ -37,17 +37,40 @@ def test_non_integer_epochs_named():
 
 
 def test_every_problem_at_once():
-    lines = _lines(["context_strategy=head_tail", "context_strategy.head=600", "optim.lr=0", "+optim.weigth_decay=1",
-                    "data.split=[0.5,0.5,0.1]", "seed=abc", "logger.kind=tb", "+trainer.max_epoch=2",
-                    "data.near_dup_threshold=0", "+loss.lambda_=-1"])
+    lines = _lines(
+        [
+            "context_strategy=head_tail",
+            "context_strategy.head=600",
+            "optim.lr=0",
+            "+optim.weigth_decay=1",
+            "data.split=[0.5,0.5,0.1]",
+            "seed=abc",
+            "logger.kind=tb",
+            "+trainer.max_epoch=2",
+            "data.near_dup_threshold=0",
+            "+loss.lambda_=-1",
+        ]
+    )
     keys = [line.split(":")[0] for line in lines]
-    assert sorted(keys) == sorted(["context_strategy.head", "optim.lr", "optim.weigth_decay", "data.split", "seed",
-                                   "logger.kind", "trainer.max_epoch", "data.near_dup_threshold", "loss.lambda_"])
+    assert sorted(keys) == sorted(
+        [
+            "context_strategy.head",
+            "optim.lr",
+            "optim.weigth_decay",
+            "data.split",
+            "seed",
+            "logger.kind",
+            "trainer.max_epoch",
+            "data.near_dup_threshold",
+            "loss.lambda_",
+        ]
+    )
 
 
 def test_missing_data_file_named(tmp_path):
     assert _lines(["data=jsonl", f"data.path={tmp_path}/nope.jsonl"]) == [
-        f"data.path: no such file or folder ({tmp_path}/nope.jsonl)"]
+        f"data.path: no such file or folder ({tmp_path}/nope.jsonl)"
+    ]
 
 
 def _options(group):
@@ -55,9 +78,25 @@ def _options(group):
     return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml") if not p.name.startswith("_"))
 
 
-@pytest.mark.parametrize("group,option", [(g, o) for g in ("model", "context_strategy", "loss", "data", "trainer",
-                                                           "logger", "callbacks", "debug", "experiment", "filter")
-                                          for o in _options(g)])
+@pytest.mark.parametrize(
+    "group,option",
+    [
+        (g, o)
+        for g in (
+            "model",
+            "context_strategy",
+            "loss",
+            "data",
+            "trainer",
+            "logger",
+            "callbacks",
+            "debug",
+            "experiment",
+            "filter",
+        )
+        for o in _options(g)
+    ],
+)
 def test_every_shipped_option_validates(group, option, tmp_path):
     overrides = [f"{group}={option}"]
     f = tmp_path / "l.jsonl"
@@ -81,9 +120,11 @@ def test_trainer_arg_list_matches_lightning():
 
 
 def test_validation_imports_nothing_heavy():
-    code = ("import sys; sys.path.insert(0, 'tests'); from conftest import compose; "
-            "from distillery.config import validate_train_config as v; v(compose([]))  ; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'transformers')))")
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); from conftest import compose; "
+        "from distillery.config import validate_train_config as v; v(compose([]))  ; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'transformers')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -93,8 +134,13 @@ def test_cli_fails_fast_naming_the_key(tmp_path):
     """End to end: needs the training task to call validate_train_config first thing."""
     env = {**os.environ, "DISTILLERY_OUTPUTS": str(tmp_path)}
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-m", "distillery.cli", "train", "context_strategy.max_tokens=-5", "logger=none"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "distillery.cli", "train", "context_strategy.max_tokens=-5", "logger=none"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     wall = time.time() - t0
     assert out.returncode != 0
     assert "context_strategy.max_tokens" in out.stderr and "Traceback" not in out.stderr + out.stdout

@@ -72,7 +72,9 @@ def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list
         files: dict[str, Path] | Path = synthetic_corpus_path(spec, int(cfg.n), int(cfg.corpus_seed), cache)
     elif cfg.source == "jsonl":
         if not cfg.get("path"):
-            raise DistilleryError("data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)")
+            raise DistilleryError(
+                "data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)"
+            )
         p = Path(str(cfg.path)).expanduser()
         if p.is_dir():
             files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
@@ -115,7 +117,8 @@ def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list
                 if bad:
                     raise DistilleryError(
                         f"{files[s]}: {len(bad)} synthetic record(s) in the {s} split (first: id {bad[0]!r}); synthetic "
-                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true")
+                        "data is kept out of val/test: move them to train.jsonl or set data.synthetic_in_eval=true"
+                    )
         if "val" not in splits:  # carve val out of train, stratified, whole near-duplicate groups
             # train comes first, so check_disjoint never drops from it: its links still index it
             parts = split_groups(splits["train"], spec, [0.9, 0.1, 0.0], split_seed, in_eval, links["train"])

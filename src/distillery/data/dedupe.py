@@ -166,8 +166,9 @@ class DuplicateIndex:
             self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM, weights=(0.1, 0.9))
         return self._lsh
 
-    def matches(self, rec: dict, h: str | None = None, sh: frozenset[int] | None = None,
-                mh: Any = None) -> list[tuple[str, str, float]]:
+    def matches(
+        self, rec: dict, h: str | None = None, sh: frozenset[int] | None = None, mh: Any = None
+    ) -> list[tuple[str, str, float]]:
         """Every earlier record this one duplicates: [(key, "exact" | "near", Jaccard)], best first."""
         h = h or content_hash(rec)
         if h in self._exact:
@@ -183,8 +184,9 @@ class DuplicateIndex:
                 hits.append((key, "near", j))
         return sorted(hits, key=lambda t: (-t[2], t[0]))
 
-    def match(self, rec: dict, h: str | None = None, sh: frozenset[int] | None = None,
-              mh: Any = None) -> tuple[str, str, float] | None:
+    def match(
+        self, rec: dict, h: str | None = None, sh: frozenset[int] | None = None, mh: Any = None
+    ) -> tuple[str, str, float] | None:
         """The best earlier duplicate (key, "exact" | "near", Jaccard) or None."""
         hits = self.matches(rec, h, sh, mh)
         return hits[0] if hits else None
