@@ -123,25 +123,36 @@ def test_sweep_verb_runs_a_multirun_and_compares_it(_outputs_in_tmp: Path, monke
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
         if cfg.context_strategy.name == "head_tail":
             raise RuntimeError("stub failure")
-        mae = {"trunc512": 0.68, "trunc1024": 0.652}[cfg.context_strategy.name]
-        metrics = {"train_seconds": 1.0, "val": {"mae": mae, "mean_baseline_mae": 1.0, "mae_vs_baseline": mae}}
+        mae = {"trunc512": 0.68, "trunc1024": 0.652}[cfg.context_strategy.name] + 0.01 * cfg.seed
+        metrics = {
+            "seed": cfg.seed,
+            "train_seconds": 1.0,
+            "val": {"mae": mae, "mean_baseline_mae": 1.0, "mae_vs_baseline": mae},
+        }
         (run_dir / "metrics.json").write_text(json.dumps(metrics))
         return metrics
 
     monkeypatch.setattr(task_module, "run_training", fake_training)
-    assert main(["sweep", "context_length", "logger=none", "context_strategy=trunc512,trunc1024,head_tail"]) == 0
+    args = ["sweep", "context_length", "logger=none", "context_strategy=trunc512,trunc1024,head_tail", "seeds=2"]
+    assert main(args) == 0
     sweep = _sweep_dir(_outputs_in_tmp)
-    jobs = read_sweep(sweep)
-    assert [(j.variant, j.status) for j in jobs] == [
-        ("context_strategy=trunc512", "ok"),
-        ("context_strategy=trunc1024", "ok"),
-        ("context_strategy=head_tail", "failed"),
+    jobs = read_sweep(sweep)  # every variant on seeds 0 and 1 (seeds=2 -> seed=range(0,2))
+    assert sorted((j.variant, j.seed, j.status) for j in jobs) == [
+        ("context_strategy=head_tail", 0, "failed"),
+        ("context_strategy=head_tail", 1, "failed"),
+        ("context_strategy=trunc1024", 0, "ok"),
+        ("context_strategy=trunc1024", 1, "ok"),
+        ("context_strategy=trunc512", 0, "ok"),
+        ("context_strategy=trunc512", 1, "ok"),
     ]
-    assert jobs[2].error == "RuntimeError: stub failure"
+    assert {j.error for j in jobs if j.status == "failed"} == {"RuntimeError: stub failure"}
     assert all(j.config["logger"]["group"] == "sweep_context_length" for j in jobs)
     md = (sweep / "compare.md").read_text()  # written by the sweep's compare callback
-    assert md.startswith(f"# sweep_context_length ({sweep.name}): 2/3 jobs ok, baseline context_strategy=trunc512")
-    assert "| context_strategy=trunc1024 | ok | **0.652** | -4.1% |" in md
+    assert md.startswith(
+        f"# sweep_context_length ({sweep.name}): 4/6 jobs ok (3 variants x seeds), baseline context_strategy=trunc512"
+    )
+    # mean of 0.652 and 0.662, t interval over 2 seeds (12.706 * 0.00707), -4.1% vs (0.68 + 0.69) / 2
+    assert "| context_strategy=trunc1024 | ok | **0.657 ± 0.064** | -4.1% | 2 |" in md
     assert "compare.md" in capsys.readouterr().out
 
 

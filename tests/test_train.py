@@ -71,6 +71,13 @@ def test_run_dir_has_everything(smoke_run):
             assert np.isfinite(m[stage][key]), (stage, key)
     assert m["epochs"] == 2 and len(m["history"]) == 2
     assert "${" not in (run / "config.yaml").read_text()  # resolved
+    # the split is recorded (fingerprints, no leak) and val/test predictions are kept per article
+    assert m["split"]["cross_split_duplicates"] == 0 and set(m["split"]["fingerprints"]) >= {"train", "val", "test"}
+    for stage in ("val", "test"):
+        rows = [json.loads(x) for x in (run / f"predictions_{stage}.jsonl").read_text().splitlines()]
+        assert len(rows) == m["n"][stage] and len({r["id"] for r in rows}) == len(rows)
+        err = np.mean([abs(r["scores"][d] - r["labels"][d]) for r in rows for d in r["labels"]])
+        assert err == pytest.approx(m[stage]["mae"], abs=1e-4)
 
 
 def test_checkpoint_reloads_to_the_same_predictions(smoke_run):

@@ -22,9 +22,7 @@ only: too wide for compare.md). The plain
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,17 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from distillery.errors import DistilleryError
-from distillery.evaluate.plots import pyplot
+from distillery.evaluate.compare_render import SEED_COLS, bar_chart, markdown, per_filter_rows, write_csv
+from distillery.evaluate.stats import mean_ci, paired_bootstrap
+from distillery.rundir import RunDir
 
 _NUM = re.compile(r"^(\d+)_?(.*)$")
+SEED_KEYS = frozenset({"seed", "+seed", "++seed"})  # the replicate, not a variant
+
+
+def variant_of(overrides: list[str]) -> str:
+    """A job's overrides without the seed: what sets its variant apart (``model=tiny-qwen2,loss=mse``)."""
+    return ",".join(o for o in overrides if o.partition("=")[0] not in SEED_KEYS)
 
 
 @dataclass
@@ -69,6 +75,34 @@ class Job:
             }
         ref = self.metrics.get("filter") or (self.config.get("filter") or {}).get("name")
         return {str(ref): self.val} if ref and self.val else {}
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed: metrics.json's, else the config's, else a ``seed=`` override."""
+        for v in (self.metrics.get("seed"), self.config.get("seed")):
+            if isinstance(v, int):
+                return v
+        for o in self.overrides:
+            k, _, v = o.partition("=")
+            if k in SEED_KEYS and v.lstrip("-").isdigit():
+                return int(v)
+        return None
+
+    def article_errors(self) -> dict[str, float] | None:
+        """id -> mean absolute error over the dimensions on val, from ``predictions_val.jsonl``
+        (written by every training run); None when the job has no such file."""
+        f = RunDir(self.dir).split_predictions_file("val")
+        if not f.is_file():
+            return None
+        out: dict[str, float] = {}
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                labels, scores = r.get("labels") or {}, r.get("scores") or {}
+                errs = [abs(float(scores[d]) - float(v)) for d, v in labels.items() if d in scores]
+                if errs:
+                    out[str(r.get("id"))] = sum(errs) / len(errs)
+        return out or None
 
     @property
     def inference_ms(self) -> float | None:
@@ -145,18 +179,21 @@ def _name_variants(jobs: list[Job]) -> None:
     (all of a job's overrides when nothing differs, e.g. a lone job)."""
     values: dict[str, set[str]] = {}
     present: dict[str, int] = {}
+    kept = {id(j): [o for o in j.overrides if o.partition("=")[0] not in SEED_KEYS] for j in jobs}
     for j in jobs:
-        for k in {o.partition("=")[0] for o in j.overrides}:
+        for k in {o.partition("=")[0] for o in kept[id(j)]}:
             present[k] = present.get(k, 0) + 1
-        for o in j.overrides:
+        for o in kept[id(j)]:
             k, _, v = o.partition("=")
             values.setdefault(k, set()).add(v)
+    seeded = any(o.partition("=")[0] in SEED_KEYS for j in jobs for o in j.overrides)
     for j in jobs:
-        differing = [
-            o for o in j.overrides if len(values[o.partition("=")[0]]) > 1 or present[o.partition("=")[0]] < len(jobs)
-        ]
+        own = kept[id(j)]
+        differing = [o for o in own if len(values[o.partition("=")[0]]) > 1 or present[o.partition("=")[0]] < len(jobs)]
         j.variant = (
-            ",".join(map(_short, differing)) or ",".join(map(_short, j.overrides)) or j.override_dirname or j.dir.name
+            ",".join(map(_short, differing))
+            or ",".join(map(_short, own))
+            or ("default" if seeded else j.override_dirname or j.dir.name)
         )
 
 
@@ -209,7 +246,81 @@ def pick_baseline(jobs: list[Job], baseline: str | None) -> Job | None:
 
 
 def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[str, Any]]]:
-    """(column names, rows) of the comparison; numbers are floats/None, failed rows mostly None."""
+    """(column names, rows) of the comparison, one row per variant: every number is the mean over the
+    variant's successful seeds; ``val_mae_ci`` is the half-width of its 95% t interval over seeds, and
+    ``delta_ci_*_pct`` the paired bootstrap interval of Δ vs the baseline variant
+    (:func:`distillery.evaluate.stats.paired_bootstrap`, paired by article and seed)."""
+    cols, job_rows = job_table(jobs, baseline)
+    cols = [*cols[:5], *SEED_COLS, *cols[5:]]
+    groups: dict[str, list[int]] = {}
+    for i, j in enumerate(jobs):
+        groups.setdefault(j.variant, []).append(i)
+    base_jobs = [jobs[i] for i in groups[baseline.variant]] if baseline is not None else []
+    rows = []
+    for variant, idx in groups.items():
+        members = [jobs[i] for i in idx]
+        ok = [i for i in idx if jobs[i].status == "ok"]
+        row: dict[str, Any] = {c: None for c in cols}
+        for c in cols:
+            vals = [job_rows[i].get(c) for i in ok if isinstance(job_rows[i].get(c), (int, float))]
+            row[c] = sum(vals) / len(vals) if vals else None
+        is_base = baseline is not None and variant == baseline.variant
+        row.update(
+            job=" ".join(j.dir.name for j in members),
+            variant=variant + (" (baseline)" if is_base else ""),
+            status="ok" if len(ok) == len(idx) else ("failed" if not ok else f"{len(ok)}/{len(idx)} ok"),
+            seeds=len(ok),
+            error="; ".join(dict.fromkeys(j.error for j in members if j.error)),
+        )
+        mean, half = mean_ci(jobs[i].val_mae for i in ok)
+        row["val_mae"], row["val_mae_ci"] = (mean, half) if ok else (None, None)
+        base = mean_ci(j.val_mae for j in base_jobs if j.status == "ok")[0] if base_jobs else None
+        row["delta_vs_baseline_pct"] = 100.0 * (mean - base) / base if ok and base else None
+        if ok and base and not is_base:
+            delta = seed_delta([jobs[i] for i in ok], [j for j in base_jobs if j.status == "ok"])
+            if delta is not None:
+                row.update(
+                    delta_ci_low_pct=delta.low,
+                    delta_ci_high_pct=delta.high,
+                    distinguishable="yes" if delta.distinguishable else "no",
+                    delta_noise=delta.noise,
+                )
+        rows.append(row)
+    return cols, rows
+
+
+def seed_delta(variant: list[Job], baseline: list[Job]) -> Any:
+    """The paired bootstrap Δ% (variant vs baseline) over their common seeds (by position when the
+    jobs record no seed), paired by article id when every job wrote ``predictions_val.jsonl``,
+    else by seed alone on val MAE; None when nothing can be paired or there is no noise to resample
+    (one seed, no per-article predictions)."""
+    import numpy as np
+
+    by_seed_v = {j.seed: j for j in variant}
+    by_seed_b = {j.seed: j for j in baseline}
+    if None in by_seed_v or None in by_seed_b:
+        pairs = list(zip(variant, baseline))
+    else:
+        pairs = [(by_seed_v[s], by_seed_b[s]) for s in sorted(set(by_seed_v) & set(by_seed_b))]
+    if not pairs:
+        return None
+    errs = [(v.article_errors(), b.article_errors()) for v, b in pairs]
+    if all(ev and eb for ev, eb in errs):
+        common = set.intersection(*(set(ev) & set(eb) for ev, eb in errs))
+        ids = [i for i in errs[0][1] if i in common]  # the baseline's file order (deterministic)
+        if ids:
+            var = np.array([[ev[i] for i in ids] for ev, _ in errs])
+            base = np.array([[eb[i] for i in ids] for _, eb in errs])
+            return paired_bootstrap(var - base, base)
+    if len(pairs) < 2:
+        return None
+    var = np.array([[v.val_mae] for v, _ in pairs])
+    base = np.array([[b.val_mae] for _, b in pairs])
+    return paired_bootstrap(var - base, base)
+
+
+def job_table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column names, rows) with one row per job; numbers are floats/None, failed rows mostly None."""
     refs = filter_refs(jobs)
     multi = len(refs) > 1  # several filters: per-filter columns, dimensions named by filter
     dims = [f"{r}:{d}" for r, d in _dims_by_filter(jobs, refs)] if multi else dimension_names(jobs)
@@ -262,115 +373,6 @@ def table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[dict[s
     return cols, rows
 
 
-def _cell(col: str, v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if col.endswith("_pct"):
-        return f"{v:+.1f}%"
-    if col == "train_seconds":
-        return f"{v:.0f}"
-    if col == "inference_ms_per_article":
-        return f"{v:.2f}"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v).replace("|", "\\|")
-
-
-HEADERS = {
-    "variant": "variant",
-    "status": "status",
-    "val_mae": "best val MAE",
-    "delta_vs_baseline_pct": "Δ vs baseline",
-    "train_seconds": "train s",
-    "inference_ms_per_article": "inference ms/article",
-    "error": "error",
-    "global_step": "optimizer steps",
-}
-
-
-def _header(col: str) -> str:
-    if col.endswith("/val_mae"):
-        return f"{col[:-8]} val MAE"
-    if col.endswith("/delta_vs_single_pct"):
-        return f"{col[:-20]} Δ vs single"
-    return HEADERS.get(col, col)
-
-
-def markdown(cols: list[str], rows: list[dict[str, Any]], title: str = "") -> str:
-    shown = [
-        c for c in cols if c != "job" and (c != "error" or any(r["error"] for r in rows)) and ":" not in c
-    ]  # a multi-filter sweep's <filter>:<dimension> columns: csv only (too wide)
-    bold = [c for c in shown if c == "val_mae" or c.endswith("/val_mae")]
-    best = {c: min((r[c] for r in rows if r[c] is not None), default=None) for c in bold}
-    head = [_header(c) for c in shown]
-    lines = ([f"# {title}", ""] if title else []) + [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join("---" for _ in shown) + "|",
-    ]
-    for r in rows:
-        cells = []
-        for c in shown:
-            s = _cell(c, r[c])
-            cells.append(f"**{s}**" if c in best and r[c] is not None and r[c] == best[c] else s)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: ("" if r[c] is None else r[c]) for c in cols})
-    return path
-
-
-def per_filter_rows(cols: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A multi-filter sweep's chart rows: one bar per (filter, job) with that filter's val MAE and
-    its Δ vs the single-filter job (the baseline bar); empty for a one-filter sweep."""
-    out = []
-    for ref in [c[: -len("/val_mae")] for c in cols if c.endswith("/val_mae")]:
-        for r in rows:
-            if r[f"{ref}/val_mae"] is not None:
-                single = r[f"{ref}/delta_vs_single_pct"] is None
-                out.append(
-                    {
-                        "variant": f"{ref}: {r['variant'].replace(' (baseline)', '')}"
-                        + (" (baseline)" if single else ""),
-                        "val_mae": r[f"{ref}/val_mae"],
-                        "status": r["status"],
-                        "delta_vs_baseline_pct": r[f"{ref}/delta_vs_single_pct"],
-                    }
-                )
-    return out
-
-
-def bar_chart(rows: list[dict[str, Any]], out: Path, title: str = "") -> Path:
-    plt = pyplot()
-    labels = [r["variant"] for r in rows]
-    vals = [r["val_mae"] if r["val_mae"] is not None else 0.0 for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
-    colors = [
-        "tab:gray" if r["status"] != "ok" else ("tab:orange" if "(baseline)" in r["variant"] else "tab:blue")
-        for r in rows
-    ]
-    y = list(range(len(rows)))
-    ax.barh(y, vals, color=colors)
-    for i, r in enumerate(rows):
-        txt = f"{r['val_mae']:.3f}" if r["val_mae"] is not None else r["status"]
-        if r["delta_vs_baseline_pct"] is not None and "(baseline)" not in r["variant"]:
-            txt += f" ({r['delta_vs_baseline_pct']:+.1f}%)"
-        ax.text(vals[i], i, " " + txt, va="center", fontsize=8)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set(xlabel="best val MAE (lower is better)", title=title or "sweep comparison")
-    ax.set_xlim(0, max(vals + [1e-9]) * 1.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
-
-
 def compare(
     sweep_dir: Path, baseline: str | None = None, write: bool = True, quiet: bool = False
 ) -> list[dict[str, Any]]:
@@ -390,16 +392,19 @@ def compare(
         "",
     )
     name = f"{group} ({sweep_dir.name})" if group else sweep_dir.name
-    title = f"{name}: {n_ok}/{len(jobs)} jobs ok" + (f", baseline {base.variant}" if base else "")
+    n_var = len({j.variant for j in jobs})
+    per = f" ({n_var} variants x seeds)" if n_var < len(jobs) else ""
+    title = f"{name}: {n_ok}/{len(jobs)} jobs ok{per}" + (f", baseline {base.variant}" if base else "")
     md = markdown(cols, rows, title)
     if not quiet:
         print(md)
     if write:
         (sweep_dir / "compare.md").write_text(md, encoding="utf-8")
         write_csv(sweep_dir / "compare.csv", cols, rows)
+        write_csv(sweep_dir / "compare_jobs.csv", *job_table(jobs, base))
         bar_chart(per_filter_rows(cols, rows) or rows, sweep_dir / "compare.png", title=name)
         if not quiet:
-            print(f"written: {sweep_dir / 'compare.md'}, compare.csv, compare.png")
+            print(f"written: {sweep_dir / 'compare.md'}, compare.csv (per variant), compare_jobs.csv, compare.png")
     return rows
 
 

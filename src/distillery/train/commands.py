@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from distillery.errors import DistilleryError
 from distillery.paths import conf_dir
 from distillery.train.recipes import methods_help
 
@@ -25,6 +26,8 @@ def hydra_overrides(args: argparse.Namespace, group: str = "filter") -> list[str
     for o in args.overrides:
         if o.startswith(f"{group}="):
             out.append(_filter_override(o.split("=", 1)[1]))
+        elif o.startswith("seeds="):
+            out.append(seeds_override(o, args.overrides))
         else:
             out.append(o)
     if getattr(args, "filter", None):
@@ -32,6 +35,17 @@ def hydra_overrides(args: argparse.Namespace, group: str = "filter") -> list[str
     if getattr(args, "filters_dir", None):
         out.append("filters_dirs=[" + ",".join(f"'{d}'" for d in args.filters_dir) + "]")
     return out
+
+
+def seeds_override(o: str, overrides: list[str]) -> str:
+    """``seeds=K`` -> ``seed=range(0,K)``: every variant of a multirun trained on seeds 0..K-1 (the
+    split stays fixed by ``data.split_seed``, so the variants see the same articles)."""
+    k = o.partition("=")[2]
+    if not k.isdigit() or int(k) < 1:
+        raise DistilleryError(f"seeds={k}: give the number of seeds per variant, an integer >= 1 (e.g. seeds=3)")
+    if any(x.partition("=")[0].lstrip("+") == "seed" for x in overrides):
+        raise DistilleryError("give either seeds=K or seed=..., not both")
+    return f"seed=range(0,{int(k)})"
 
 
 def _filter_override(ref: str) -> str:

@@ -103,17 +103,20 @@ def build_logger(cfg: DictConfig, run_dir: Path, resolved: dict) -> Any:
         os.environ.setdefault("WANDB_SILENT", "true")
         from lightning.pytorch.loggers import WandbLogger
 
+        from distillery.train.tracking import identity_for
+
         lg = cfg.logger
+        who = identity_for(cfg, run_dir, int(resolved["seed"]))
         return WandbLogger(
             project=lg.project,
             entity=lg.entity,
-            group=lg.group,
-            job_type=lg.job_type,
-            tags=list(lg.tags or []),
+            group=who.group,
+            job_type=who.job_type,
+            tags=who.tags,
             mode=lg.mode,
             save_dir=str(run_dir),
             config=resolved,
-            name=run_dir.name,
+            name=who.name,
         )
     raise DistilleryError(f"logger.kind must be wandb, csv or none, got {kind!r}")
 
@@ -209,6 +212,25 @@ def fit_best_and_evaluate(
 
 
 # ---- finish -----------------------------------------------------------------------------------
+def write_split_predictions(path: Path, records: list[dict], ev: dict, spec: Any) -> Path:
+    """``predictions_<split>.jsonl``: per article its id, oracle labels and the model's scores (0-10),
+    what ``distillery compare`` pairs by article and seed for its bootstrap intervals."""
+    from distillery.data.records import write_jsonl
+
+    order = ev.get("article")
+    order = range(len(ev["pred"])) if order is None else [int(i) for i in order]
+    names = spec.dimension_names
+    rows = (
+        {
+            "id": records[i].get("id", str(i)),
+            "labels": {d: float(v) for d, v in zip(names, ev["true"][j])},
+            "scores": {d: float(v) for d, v in zip(names, ev["pred"][j])},
+        }
+        for j, i in enumerate(order)
+    )
+    return write_jsonl(path, rows)
+
+
 def finish_run(
     run_dir: Path,
     cfg: DictConfig,
@@ -232,8 +254,10 @@ def finish_run(
         **info,
         "n": {s: len(r) for s, r in dm.records.items()},
         "skipped": len(dm.skipped),
+        "split": getattr(dm, "split_report", {}) or {},  # fingerprints, cross-split duplicates (0)
     }
     for stage, ev in evals.items():
+        write_split_predictions(rd.split_predictions_file(stage), dm.records[stage], ev, spec)
         m = dict(ev["metrics"])
         m["mean_baseline_mae"] = mean_baseline_mae(y_train, ev["true"])
         m["mae_vs_baseline"] = m["mae"] / m["mean_baseline_mae"]
