@@ -56,14 +56,14 @@ def test_basic_sweep_composes_and_every_value_is_a_valid_override(name):
     }
     from distillery.paths import conf_dir
 
+    groups = {k: str(v).split(",") for k, v in params.items() if (conf_dir() / k).is_dir()}
     for key, values in params.items():
-        if "." not in key:  # a config group: every swept option is a file of the group
+        if key in groups:  # a config group: every swept option is a file of the group
             missing = [v for v in str(values).split(",") if not (conf_dir() / key / f"{v}.yaml").is_file()]
             assert not missing, f"{name}: {key} options {missing} are not in conf/{key}/"
     # a value override composes with every swept option of the other keys (fails loudly on a bad key)
-    dotted = {k: str(v).split(",") for k, v in params.items() if "." in k}
-    for key, values in dotted.items():
-        groups = {k: str(v).split(",") for k, v in params.items() if "." not in k}
+    values_swept = {k: str(v).split(",") for k, v in params.items() if k not in groups}
+    for key, values in values_swept.items():
         for g, options in groups.items():
             for option in options:
                 assert compose([f"{g}={option}", f"{key}={values[-1]}"]) is not None

@@ -14,7 +14,7 @@ from distillery.errors import DistilleryError
 from distillery.evaluate.predict import artifact_dir, is_export_dir, load_predictor
 from distillery.evaluate.records import load_eval_records
 from distillery.rundir import RunDir
-from distillery.runtime.calibration import cross_fitted, fit_calibration, mae_before_after
+from distillery.runtime.calibration import cross_fitted, fit_calibration, keep_if_it_helps, mae_before_after
 from distillery.runtime.confidence import coverage, fit_conformal, flag_report
 from distillery.runtime.scoring import finalize
 
@@ -52,6 +52,7 @@ def calibrate_target(
     p_val, y_val = preds["val"]
     cal = fit_calibration(p_val.raw, y_val, spec.dimension_names, objective)
     cal.fitted_on = f"{data} (reported as val)" if data else "val split"
+    keep_if_it_helps(cal, p_val.raw, y_val)  # a map that does not help out of sample is not shipped
     # conformal residuals from out-of-fold calibrated val predictions (in-sample ones are too small)
     oof = finalize(spec, cross_fitted(p_val.raw, y_val, cal))
     conf = fit_conformal(
@@ -86,3 +87,26 @@ def calibrate_target(
         "calibration_file": str(cal_file),
         "confidence_file": str(conf_file),
     }
+
+
+def calibration_summary(report: dict[str, Any]) -> list[str]:
+    """The lines ``calibrate`` and ``export`` print: the out-of-sample check that decided which
+    dimensions are calibrated, and the effect on each split (test: a split the map never saw)."""
+    oos = report.get("out_of_sample") or {}
+    lines = []
+    if oos:
+        dims = oos["dimensions"]
+        raw = sum(d["raw_mae"] for d in dims.values()) / max(len(dims), 1)
+        cal = sum(d["calibrated_mae"] for d in dims.values()) / max(len(dims), 1)
+        kept = ", ".join(oos["kept"]) or "none"
+        lines.append(
+            f"out of sample ({oos['method']} on val, n={oos['n']}): MAE {raw:.4f} -> {cal:.4f}; calibrated dimensions: {kept}"
+        )
+    for split in ("val", "test"):
+        r = report.get(split)
+        if isinstance(r, dict) and "mae_before" in r:
+            note = " (fitted here)" if split == "val" else " (never seen by the fit)"
+            lines.append(
+                f"{split:5s} MAE before {r['mae_before']:.4f} -> after {r['mae_after']:.4f} (n={r['n']}){note}"
+            )
+    return lines

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from distillery.evaluate.calibrate import calibrate_target
+from distillery.evaluate.calibrate import calibrate_target, calibration_summary
 from distillery.evaluate.records import load_eval_records  # noqa: F401  (re-exported: its old home)
 from distillery.evaluate.targets import ensemble_targets, evaluate_target
 
@@ -127,10 +127,8 @@ class calibrate_cmd:
             threads=args.threads,
             data=args.data,
         )
-        for split, r in res["calibration"].items():
-            if split not in ("val", "test"):
-                continue
-            print(f"{split:5s} MAE before {r['mae_before']:.4f} -> after {r['mae_after']:.4f} (n={r['n']})")
+        for line in calibration_summary(res["calibration"]):
+            print(line)
         for split, r in res["confidence"].items():
             print(
                 f"{split:5s} conformal coverage {r['coverage']:.3f} (target {1 - args.alpha:.2f}); flagged "

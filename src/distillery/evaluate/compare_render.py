@@ -20,7 +20,7 @@ def _cell(col: str, v: Any) -> str:
         return ""
     if col.endswith("_pct"):
         return f"{v:+.1f}%"
-    if col == "train_seconds":
+    if col in ("train_seconds", "global_step"):  # a mean over seeds is a float
         return f"{v:.0f}"
     if col == "inference_ms_per_article":
         return f"{v:.2f}"

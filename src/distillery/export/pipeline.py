@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from distillery.errors import DistilleryError
-from distillery.evaluate.calibrate import calibrate_target
+from distillery.evaluate.calibrate import calibrate_target, calibration_summary
 from distillery.evaluate.predict import TorchPredictor, run_dir_of
 from distillery.evaluate.records import load_eval_records, parity_records, run_data_config
 from distillery.export.card import render
@@ -153,7 +153,8 @@ def export_run(
     has_cal = ((run or ckpt) / RunDir.CALIBRATION).is_file()
     if calibrate == "refit" or (calibrate == "auto" and not has_cal and run is not None):
         _say("fitting calibration + confidence on the run's val split (as `distillery calibrate`)")
-        calibrate_target(target, predictor=predictor)
+        for line in calibration_summary(calibrate_target(target, predictor=predictor)["calibration"]):
+            _say("calibration: " + line)
     records, desc = parity_records(run or ckpt, spec, parity_data, gate.n)
     true = np.array([spec.labels_vector(r["labels"]) for r in records])
     _say(f"parity set: {len(records)} articles ({desc})")
