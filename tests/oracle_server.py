@@ -7,7 +7,8 @@ for the real ``openai`` SDK. The "oracle" is deterministic: per article (found b
 says so, else derived from a hash; ``TYPE=<content_type>`` sets the content type; evidence
 quotes the article's first words. ``OracleServer(answers={title: {dim: score}})`` makes it an
 oracle that knows the truth: known titles get those scores (e.g. a synthetic corpus's true
-labels; ``--answers FILE.jsonl`` standalone, records with ``title`` + ``labels``).
+labels; ``--answers FILE.jsonl`` standalone, records with ``title`` + ``labels``);
+``noise_sd=s, noise_seed=k`` adds seeded Gaussian noise to those known answers (an imperfect oracle).
 
 Faults are scriptable per request, globally (``server.script("429:0.2", "500")``: consumed by
 the next requests, in order) or per article (``server.script_article(title, "fences")``):
@@ -21,6 +22,9 @@ the next requests, in order) or per article (``server.script_article(title, "fen
 ``non_numeric``   a score of "high"              ``garbage``   no JSON at all
 ``injected``      what an oracle that obeyed a prompt injection might say: {"score": 10}
 ``no_usage``      no usage block                  ``ok``        a normal answer
+``html``          HTTP 200 with an HTML page (a proxy/login page; not paid)
+``non_json``      HTTP 200, ``Content-Type: application/json``, a body that is not JSON (not paid)
+``empty_choices`` HTTP 200 with a completion that has no choices (not paid)
 
 Generation requests (``distillery synthesize``: the marker ``distillery-synthesize`` in a
 message) are answered with an article ``{"title", "content"}`` whose body carries one
@@ -88,6 +92,14 @@ def oracle_answer(title: str, body: str, dims: list[str], known: dict | None = N
             score = per_dim[d] if d in per_dim else float(forced.group(1)) if forced else _hash_score(title, d)
         answer[d] = {"evidence": quote, "score": score}
     return answer
+
+
+def noisy(score: float, sd: float, seed: int, title: str, dim: str) -> float:
+    """``score + N(0, sd^2)``, the same draw for the same (seed, title, dim), rounded to 0.1, clipped to 0-10."""
+    import random
+
+    rng = random.Random(hashlib.sha256(f"{seed}|{title}|{dim}".encode()).hexdigest())
+    return round(min(10.0, max(0.0, score + rng.gauss(0.0, sd))), 1)
 
 
 def answers_from(records) -> dict[str, dict[str, float]]:
@@ -203,7 +215,10 @@ class OracleServer:
         port: int = 0,
         answers: dict[str, dict[str, float]] | None = None,
         synth_noise: float = 0.0,
+        noise_sd: float = 0.0,
+        noise_seed: int = 0,
     ):
+        self.noise_sd, self.noise_seed = noise_sd, noise_seed  # known answers + N(0, sd^2), seeded per title/dim
         self.synth_noise = synth_noise  # distillery synthesize: re-scores = target +- this
         self.generated = 0
         self.latency = latency
@@ -283,7 +298,10 @@ class OracleServer:
         else:
             dims = _dims_from_request(req, self.dimensions)
             title, body = parse_article(req.get("messages", []))
-            content, finish = render_fault(oracle_answer(title, body, dims, self.answers.get(title)), fault, dims)
+            known = self.answers.get(title)
+            if known and self.noise_sd:
+                known = {d: noisy(float(v), self.noise_sd, self.noise_seed, title, d) for d, v in known.items()}
+            content, finish = render_fault(oracle_answer(title, body, dims, known), fault, dims)
         prompt_chars = sum(len(m.get("content") or "") for m in req.get("messages", []))
         out = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
@@ -362,6 +380,22 @@ _CONTENT_FAULTS = {
 }
 
 
+# faults that answer HTTP 200 with a body that is not a chat completion: (content type, body)
+_BODY_FAULTS = {
+    "html": (
+        "text/html; charset=utf-8",
+        b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Please sign in</h1></body></html>\n",
+    ),
+    "non_json": ("application/json", b"OK: request accepted, see the dashboard\n"),
+    "empty_choices": (
+        "application/json",
+        json.dumps(
+            {"id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": MODEL, "choices": []}
+        ).encode(),
+    ),
+}
+
+
 def _client_gone(sock: socket.socket) -> bool:
     """True if the client closed its end (a readable socket with nothing to read)."""
     try:
@@ -410,6 +444,18 @@ def _make_handler(server: OracleServer):
                 self._headers_buffer.append(b"\r\n")
                 self.wfile.write(b"".join(self._headers_buffer) + data)
                 self._headers_buffer = []
+                self.wfile.flush()
+                return True
+            except OSError:
+                return False
+
+        def _send_raw(self, status: int, content_type: str, data: bytes) -> bool:
+            try:
+                self.send_response_only(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 self.wfile.flush()
                 return True
             except OSError:
@@ -504,6 +550,9 @@ def _make_handler(server: OracleServer):
             if kind == "401":
                 entry["status"] = 401
                 return self._error(401, "Incorrect API key provided.", "invalid_request_error")
+            if kind in _BODY_FAULTS:
+                entry["status"] = kind
+                return self._send_raw(200, *_BODY_FAULTS[kind])
             delay = server.latency + (float(arg) if kind in ("latency", "timeout") else 0.0)
             if delay:
                 time.sleep(delay)

@@ -48,6 +48,11 @@ VERBS: dict[str, Verb] = {
         "have the oracle write articles to target scores (rare tiers), tagged synthetic; --rescore checks them",
         "distillery synthesize --filter uplifting/v6 --n 50 --tier high --out synth.jsonl --rescore",
     ),
+    "agree": Verb(
+        "distillery.oracle.commands:agree_cmd",
+        "score one sample with 2+ oracles (one ledger): inter-oracle MAE/Spearman/tier agreement, consensus labels",
+        "distillery agree --filter uplifting/v6 --input news.jsonl --articles 200 --oracle openai --oracle gemini --out agree/",
+    ),
     "prepare": Verb(
         "distillery.oracle.commands:prepare_cmd",
         "merge, dedupe and split labelled data into train/val/test",
@@ -122,6 +127,12 @@ VERBS: dict[str, Verb] = {
         "  distillery active-learn <run dir> --pool pool.jsonl --out DIR --select both --uncertain-top 200 "
         "--budget 400 --max-cost 5\n"
         "  distillery active-learn <run dir> --pool pool.jsonl --out DIR --dry-run   # predictions, candidates, cost",
+    ),
+    "gate": Verb(
+        "distillery.release.commands:gate_cmd",
+        "release gate: candidate vs deployed scorer on held-out oracle labels, paired bootstrap CIs (docs/release.md)",
+        "distillery gate outputs/train/runs/<new> --baseline exports/deployed --data data/v1/holdout.jsonl\n"
+        "  distillery gate exports/new --baseline pkg:distillery_filter_uplifting_v6 --data holdout.jsonl --out gates/1",
     ),
     "export": Verb(
         "distillery.export.commands:export_cmd",

@@ -20,6 +20,7 @@ train, evaluate, other   runs.py     run dirs, read through ``RunDir``
 sweep                    sweeps.py   Hydra multirun dirs (multirun.yaml, compare.*, job dirs)
 export                   exports.py  export dirs, read through ``ExportDir`` / ``Manifest``
 score                    oracle.py   ``distillery score`` dirs (summary.json, the ledger, ...)
+gate                     gates.py    ``distillery gate`` dirs (gate.json + report.md)
 
 This module is the public surface the registry uses: :data:`ADAPTERS` (in claim order: the first
 that claims a dir reads it), :data:`BY_KIND` and :func:`adapter_for`.
@@ -31,11 +32,12 @@ from pathlib import Path
 
 from distillery.dashboard.common import Adapter
 from distillery.dashboard.exports import EXPORT
+from distillery.dashboard.gates import GATE
 from distillery.dashboard.oracle import SCORE
 from distillery.dashboard.runs import EVALUATE, OTHER, TRAIN
 from distillery.dashboard.sweeps import SWEEP
 
-ADAPTERS: tuple[Adapter, ...] = (SCORE, EXPORT, SWEEP, EVALUATE, TRAIN, OTHER)
+ADAPTERS: tuple[Adapter, ...] = (SCORE, EXPORT, GATE, SWEEP, EVALUATE, TRAIN, OTHER)
 BY_KIND = {a.kind: a for a in ADAPTERS}
 
 

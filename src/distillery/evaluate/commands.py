@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from distillery.evaluate.calibrate import calibrate_target, calibration_summary
+from distillery.evaluate.floor import add_agreement_argument
 from distillery.evaluate.records import load_eval_records  # noqa: F401  (re-exported: its old home)
 from distillery.evaluate.targets import ensemble_targets, evaluate_target
 
@@ -49,9 +50,15 @@ class evaluate_cmd:
         p.add_argument("--variant", choices=["int8", "fp32"], default="int8", help="export dirs: which ONNX model")
         p.add_argument("--no-calibration", action="store_true", help="ignore calibration.json")
         p.add_argument("--k", type=int, nargs="+", default=[10, 25, 50, 100], help="k for Recall@k / NDCG@k")
+        add_agreement_argument(p)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from distillery.evaluate.floor import floor_line, load_agreement
+        from distillery.evaluate.records import target_config
+
+        data_cfg, _ = target_config(args.target)
+        near = [args.data] if args.data else [(data_cfg or {}).get("path")]
         res = evaluate_target(
             args.target,
             data=args.data,
@@ -66,6 +73,8 @@ class evaluate_cmd:
             wandb_on=args.wandb,
         )
         print_summary(res)
+        if line := floor_line(res["final"]["mae"], load_agreement(args.agreement, near, res.get("filter"))):
+            print(line)
         return 0
 
 

@@ -374,9 +374,15 @@ def job_table(jobs: list[Job], baseline: Job | None) -> tuple[list[str], list[di
 
 
 def compare(
-    sweep_dir: Path, baseline: str | None = None, write: bool = True, quiet: bool = False
+    sweep_dir: Path,
+    baseline: str | None = None,
+    write: bool = True,
+    quiet: bool = False,
+    agreement: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Build the comparison of a sweep dir, write compare.{md,csv,png} into it, return the rows."""
+    """Build the comparison of a sweep dir, write compare.{md,csv,png} into it, return the rows.
+    With an oracle agreement (``agreement``, or an agreement.json beside the jobs' data), a line
+    under the table sets the best val MAE against the inter-oracle floor."""
     sweep_dir = Path(sweep_dir)
     jobs = read_sweep(sweep_dir)
     base = pick_baseline(jobs, baseline)
@@ -396,6 +402,7 @@ def compare(
     per = f" ({n_var} variants x seeds)" if n_var < len(jobs) else ""
     title = f"{name}: {n_ok}/{len(jobs)} jobs ok{per}" + (f", baseline {base.variant}" if base else "")
     md = markdown(cols, rows, title)
+    md += _floor(jobs, rows, agreement)
     if not quiet:
         print(md)
     if write:
@@ -408,6 +415,17 @@ def compare(
     return rows
 
 
+def _floor(jobs: list[Job], rows: list[dict[str, Any]], agreement: str | None) -> str:
+    from distillery.evaluate.floor import floor_line, load_agreement
+
+    data = [(j.config.get("data") or {}).get("path") for j in jobs if isinstance(j.config.get("data"), dict)]
+    refs = {j.metrics.get("filter") for j in jobs if j.metrics.get("filter")}
+    found = load_agreement(agreement, data, next(iter(refs)) if len(refs) == 1 else None)
+    best = min((r["val_mae"] for r in rows if r.get("val_mae") is not None), default=None)
+    line = floor_line(best, found, "best val MAE") if best is not None else None
+    return f"\n{line}\n" if line else ""
+
+
 class compare_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -418,10 +436,13 @@ class compare_cmd:
             help="substring of the baseline job's variant or dir name (default: the first successful job)",
         )
         p.add_argument("--no-write", action="store_true", help="print only; don't write compare.{md,csv,png}")
+        from distillery.evaluate.floor import add_agreement_argument
+
+        add_agreement_argument(p)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        compare(args.sweep_dir, args.baseline, write=not args.no_write)
+        compare(args.sweep_dir, args.baseline, write=not args.no_write, agreement=args.agreement)
         return 0
 
 

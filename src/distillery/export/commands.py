@@ -65,6 +65,13 @@ class export_cmd:
             action="store_true",
             help="skip all graph rewriting (attention fusion; encoders: LayerNorm, GELU fusions)",
         )
+        p.add_argument(
+            "--gate-against",
+            metavar="DEPLOYED",
+            help="last step: `distillery gate` the new export against the deployed scorer (needs --holdout); "
+            "writes <out>_gate/, exit 1 when it fails",
+        )
+        p.add_argument("--holdout", metavar="FILE", help="held-out labelled JSONL for --gate-against")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -86,6 +93,8 @@ class export_cmd:
                 return 0
             if not args.target or not args.out:
                 raise DistilleryError("give a run dir and --out DIR (or --verify EXPORT_DIR)")
+            if bool(args.gate_against) != bool(args.holdout):
+                raise DistilleryError("--gate-against DEPLOYED and --holdout FILE go together")
             export_run(
                 args.target,
                 args.out,
@@ -100,6 +109,11 @@ class export_cmd:
                 optimize=not args.no_optimize,
                 attention=args.attention,
             )
+            if args.gate_against:  # the release gate, after the export is complete
+                from distillery.release.commands import gate as release_gate
+
+                gate_dir = Path(args.out).with_name(Path(args.out).name + "_gate")  # beside: the export stays as hashed
+                return release_gate(str(args.out), args.gate_against, args.holdout, gate_dir)
         except GateFailed as e:
             print(f"PARITY GATE FAILED: {e}")
             return 3

@@ -151,6 +151,79 @@ class PrefilterSpec(_Strict):
         return [d.lower() for d in v]
 
 
+# ---- the release gate (distillery gate) ------------------------------------------------------
+#: metric family -> (higher is better, default tolerated regression). Metric names: ``mae``,
+#: ``weighted_mae``, ``mae/<dimension>``, ``spearman``, ``spearman/<dimension>``,
+#: ``tier/<tier>/precision|recall|f1`` (every tier above the lowest), ``recall@<k>``.
+RELEASE_FAMILIES: dict[str, tuple[bool, float]] = {
+    "mae": (False, 0.05),
+    "weighted_mae": (False, 0.05),
+    "dimension_mae": (False, 0.1),
+    "spearman": (True, 0.02),
+    "dimension_spearman": (True, 0.05),
+    "precision": (True, 0.05),
+    "recall": (True, 0.05),
+    "f1": (True, 0.05),
+    "recall_at_k": (True, 0.05),
+}
+
+
+def release_family(metric: str, dimensions: Sequence[str], tiers: Sequence[str]) -> str | None:
+    """The family of a release-gate metric name (None: not a metric of this filter)."""
+    if metric in ("mae", "weighted_mae", "spearman"):
+        return metric
+    head, _, rest = metric.partition("/")
+    if head in ("mae", "spearman") and rest in dimensions:
+        return f"dimension_{head}"
+    if head == "tier":
+        tier, _, what = rest.partition("/")
+        if tier in tiers[:-1] and what in ("precision", "recall", "f1"):
+            return what
+    if metric.startswith("recall@") and metric[7:].isdigit() and int(metric[7:]) > 0:
+        return "recall_at_k"
+    return None
+
+
+class ReleaseSpec(_Strict):
+    """How ``distillery gate`` judges a candidate against the deployed scorer (docs/release.md).
+
+    PASS when the primary metric improves or ties within its bootstrap CI (the CI of the
+    improvement reaches ``-tolerance[primary]``, default 0) and no other metric regresses by more
+    than its tolerance with a CI that excludes no change."""
+
+    primary: str = Field(default="mae", description="the metric that must improve or tie")
+    tolerance: dict[str, float] = Field(
+        default_factory=dict, description="tolerated regression per metric name or family (>= 0, metric units)"
+    )
+    recall_k: list[int] = Field(default_factory=lambda: [10, 25, 50], description="k of Recall@k")
+    level: float = Field(default=0.95, gt=0, lt=1, description="confidence level of the paired bootstrap CIs")
+    n_boot: int = Field(default=1000, ge=100, description="bootstrap resamples (paired by article)")
+    seed: int = 0
+
+    @field_validator("tolerance")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not x >= 0}
+        if bad:
+            raise ValueError(f"tolerances must be >= 0, got {bad}")
+        return v
+
+    @field_validator("recall_k")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError(f"recall_k must be positive, got {v}")
+        return v
+
+    def tolerance_for(self, metric: str, family: str) -> float:
+        """The metric's own tolerance, else its family's, else the default (0 for the primary)."""
+        if metric in self.tolerance:
+            return float(self.tolerance[metric])
+        if metric == self.primary:
+            return 0.0
+        return float(self.tolerance.get(family, RELEASE_FAMILIES[family][1]))
+
+
 class FilterSpec(_Strict):
     """A versioned filter: dimensions, weights, tiers and gatekeepers."""
 
@@ -162,6 +235,7 @@ class FilterSpec(_Strict):
     gatekeepers: list[Gatekeeper] = Field(default_factory=list)
     oracle: OracleSpec = Field(default_factory=OracleSpec)
     prefilter: PrefilterSpec = Field(default_factory=PrefilterSpec)
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
     _path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -304,6 +378,21 @@ def consistency_problems(raw: Any, broken: set[tuple[str, str]] = frozenset()) -
         unknown = [t for t in types if t not in known] if isinstance(types, list) else []
         if unknown:
             problems.append(f"oracle.content_type_caps.{i}.content_types: {unknown} not in oracle.content_types")
+    release = raw.get("release") if isinstance(raw.get("release"), dict) else {}
+    if release and ok(("dimensions", "name")) and ok(("tiers", "name")):
+        dim_names = [str(n) for n in names]
+        tier_list = [str(t) for t in tier_names]
+        metrics = [("release.primary", release.get("primary"))] if isinstance(release.get("primary"), str) else []
+        tol = release.get("tolerance") if isinstance(release.get("tolerance"), dict) else {}
+        metrics += [(f"release.tolerance.{k}", k) for k in tol if k not in RELEASE_FAMILIES]
+        for key, metric in metrics:
+            if release_family(str(metric), dim_names, tier_list) is None:
+                problems.append(
+                    f"{key}: unknown metric {metric!r} (mae, weighted_mae, mae/<dimension>, spearman, "
+                    "spearman/<dimension>, tier/<tier>/precision|recall|f1, recall@<k>, or a family: "
+                    + ", ".join(RELEASE_FAMILIES)
+                    + ")"
+                )
     prefilter = raw.get("prefilter") if isinstance(raw.get("prefilter"), dict) else {}
     categories = [f.get("category") for f in items("exclusions", prefilter)]
     if len(set(map(str, categories))) != len(categories):

@@ -166,6 +166,13 @@ class prepare_cmd:
             action="store_true",
             help='also split records tagged "synthetic" into val/test (default: train only)',
         )
+        p.add_argument(
+            "--holdout",
+            type=float,
+            metavar="N|FRACTION",
+            help="first carve out a held-out set (N records or a fraction) as holdout.jsonl: whole groups and "
+            "near-duplicate clusters, never read by training; judge releases on it with `distillery gate`",
+        )
         add_filters_dir(p)
 
     @staticmethod
@@ -174,7 +181,16 @@ class prepare_cmd:
         if len(args.split) != 3 or abs(sum(args.split) - 1) > 1e-6 or min(args.split) < 0:
             raise DistilleryError(f"--split needs three non-negative fractions summing to 1, got {args.split}")
         print_stats(
-            prepare(spec, args.inputs, args.out, args.seed, args.split, args.skip_invalid, args.synthetic_in_eval)
+            prepare(
+                spec,
+                args.inputs,
+                args.out,
+                args.seed,
+                args.split,
+                args.skip_invalid,
+                args.synthetic_in_eval,
+                holdout=args.holdout,
+            )
         )
         return 0
 
@@ -238,3 +254,49 @@ data=jsonl (data.synthetic_in_eval=true / prepare --synthetic-in-eval to change 
                 quiet=args.quiet,
             )
         )
+
+
+class agree_cmd:
+    """``distillery agree``: the same sample through two or more oracles (one ledger); agreement.json."""
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--filter", required=True)
+        p.add_argument("--input", action="append", default=[], metavar="JSONL", help="articles (default: synthetic)")
+        p.add_argument("--articles", type=int, metavar="N")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", required=True, metavar="DIR", help="oracle_<i>/ runs, ledger.jsonl, agreement.json")
+        p.add_argument("--consensus", metavar="JSONL", help="write consensus labels (training data contract)")
+        p.add_argument("--how", choices=["mean", "median"], default="mean")
+        p.add_argument("--ledger", metavar="FILE")
+        p.add_argument("--max-cost", type=float, metavar="USD", help="ceiling per oracle run")
+        add_filters_dir(p)
+        add_oracle_arguments(p)
+        for a in p._actions:  # --oracle is repeated here: PRESET or YAML path, optionally PRESET@MODEL
+            if a.dest == "preset":
+                a.default, a.help = [], "oracle preset / YAML path (optionally @MODEL), twice or more"
+                a.__class__ = argparse._AppendAction
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from distillery.oracle.agree import AgreeOptions, agree, print_agreement
+
+        presets = list(args.preset)
+        args.preset = None
+        print_agreement(
+            agree(
+                AgreeOptions(
+                    filter=args.filter,
+                    oracles=presets,
+                    out=args.out,
+                    base=oracle_options(args),
+                    inputs=args.input,
+                    articles=args.articles,
+                    seed=args.seed,
+                    filters_dir=args.filters_dir,
+                    consensus=args.consensus,
+                    how=args.how,
+                )
+            )
+        )
+        return 0

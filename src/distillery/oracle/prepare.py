@@ -78,6 +78,7 @@ def prepare(
     skip_invalid: bool = False,
     synthetic_in_eval: bool = False,
     near_dup_threshold: float = DEFAULT_THRESHOLD,
+    holdout: float | None = None,
 ) -> dict:
     report = read_records(paths, spec, skip_invalid=skip_invalid)
     wrong = [(r.get("id"), p) for r in report.records if (p := _provenance_problem(r, spec))]
@@ -90,7 +91,12 @@ def prepare(
     if not records:
         raise DistilleryError("no labelled records to split")
     duplicates, conflicting = len(dedup.dropped), dedup.labels_differ
-    splits = split_groups(records, spec, fractions, seed, synthetic_in_eval, dedup.links)
+    links, held, n_records = dedup.links, None, len(records)
+    if holdout:  # carved first, by whole components: never shares a group or near-duplicate with train
+        from distillery.release.holdout import carve_holdout
+
+        records, links, held = carve_holdout(records, spec, holdout, seed, synthetic_in_eval, links)
+    splits = split_groups(records, spec, fractions, seed, synthetic_in_eval, links)
     out = Path(out)
     files = {name: str(write_jsonl(out / f"{name}.jsonl", recs)) for name, recs in splits.items()}
     stats = {
@@ -102,7 +108,7 @@ def prepare(
         "duplicates_with_different_labels": conflicting,
         "near_duplicate_pairs_kept_together": len(dedup.near_links),
         "split_report": split_report(splits, near_dup_threshold, {"inputs": dedup}),
-        "records": len(records),
+        "records": n_records,
         "seed": seed,
         "fractions": list(fractions),
         "synthetic": sum(map(is_synthetic, records)),
@@ -116,6 +122,17 @@ def prepare(
         stats["splits"][name] = {
             **length_stats(recs),
             "synthetic": sum(map(is_synthetic, recs)),
+            "tiers": {t: tiers.get(t, 0) for t in spec.tier_names},
+        }
+    if held is not None:
+        from distillery.release.holdout import write_holdout
+
+        stats["holdout"] = write_holdout(out, held, spec, seed)
+        stats["files"]["holdout"] = stats["holdout"]["file"]
+        tiers = Counter(spec.tier(spec.weighted_average(label_matrix(held, spec))).tolist())
+        stats["splits"]["holdout"] = {
+            **length_stats(held),
+            "synthetic": 0,
             "tiers": {t: tiers.get(t, 0) for t in spec.tier_names},
         }
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
@@ -160,3 +177,10 @@ def print_stats(stats: dict) -> None:
     if stats["skipped_invalid"]:
         console.print(f"skipped {len(stats['skipped_invalid'])} invalid line(s); first: {stats['skipped_invalid'][0]}")
     console.print(f"wrote {', '.join(stats['files'].values())}", highlight=False)
+    if "holdout" in stats:
+        h = stats["holdout"]
+        console.print(
+            f"holdout: {h['n']} records, fingerprint {h['fingerprint'][:12]} (never read by training; "
+            f"judge candidates with `distillery gate CANDIDATE --baseline DEPLOYED --data {h['file']}`)",
+            highlight=False,
+        )
