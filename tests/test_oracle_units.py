@@ -66,7 +66,6 @@ def test_parse_strict_validation(uplifting):
     cases = {
         "out_of_range": _answer(uplifting, **{d0: {"evidence": "q", "score": 42}}),
         "non_numeric": _answer(uplifting, **{d0: {"evidence": "q", "score": "high"}}),
-        "bad_content_type": _answer(uplifting, content_type="poem"),
     }
     missing = _answer(uplifting)
     missing.pop(d_last)
@@ -78,6 +77,10 @@ def test_parse_strict_validation(uplifting):
         assert e.value.kind == kind, kind
     with pytest.raises(InvalidAnswer, match="non_numeric"):
         parse_answer(nan, uplifting)
+    # an off-list content type keeps the valid scores: unknown, no cap, the repair listed (not re-asked)
+    poem = parse_answer(json.dumps(_answer(uplifting, content_type="poem")), uplifting)
+    assert poem.content_type == "unknown" and "content_type_unknown:poem" in poem.repairs
+    assert set(poem.labels) == set(uplifting.dimension_names)
     with pytest.raises(InvalidAnswer, match="refusal"):
         parse_answer(None, uplifting, refusal="I can't help with that")
     # an injected flat answer ("score": 10 for everything) does not pass for a valid one

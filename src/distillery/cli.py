@@ -227,7 +227,56 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        raise
+    except Exception as e:  # a bug or an unforeseen fault: one line here, the traceback in a log file
+        log = write_crash_log(name, argv)
+        print(
+            f"error: distillery {name} failed: {type(e).__name__}: {_first_line(e)} (traceback in {log})",
+            file=sys.stderr,
+        )
+        return 1
     return int(code or 0)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else "(no message)"
+
+
+def write_crash_log(verb: str, argv: list[str]) -> str:
+    """Write the current exception's traceback to ``<cache>/logs/<verb>-<time>-<pid>.log``
+    (``$DISTILLERY_LOG_DIR`` overrides the folder) and return its path; never raises."""
+    import os
+    import time
+    import traceback
+    from pathlib import Path
+
+    from distillery.paths import cache_dir
+
+    secret = ("key", "token", "secret", "password")
+    shown = [
+        "***" if i and any(w in argv[i - 1].lower() for w in secret) and argv[i - 1].startswith("-") else a
+        for i, a in enumerate(argv)
+    ]
+    shown = [
+        a.split("=", 1)[0] + "=***" if "=" in a and any(w in a.split("=", 1)[0].lower() for w in secret) else a
+        for a in shown
+    ]
+    text = f"distillery {' '.join(shown)}\n\n{traceback.format_exc()}"
+    folder = Path(os.environ.get("DISTILLERY_LOG_DIR") or cache_dir() / "logs")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{verb}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:  # an unwritable cache: the traceback still goes somewhere, off the console
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=f"distillery-{verb}-", suffix=".log")
+        os.write(fd, text.encode("utf-8", "replace"))
+        os.close(fd)
+        return tmp
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from distillery.paths import repo_root
+from distillery.runtime import atomic
 
 PACKAGES = (
     "distillery",
@@ -65,11 +66,8 @@ def versions() -> dict[str, str | None]:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
-    tmp.replace(path)
-    return path
+    """Strict JSON (non-finite numbers -> null + reason), written atomically."""
+    return atomic.write_json(path, data)
 
 
 def write_run_json(run_dir: Path, task: str, seed: int, **extra: Any) -> Path:

@@ -151,6 +151,7 @@ class OptimConfig(_Strict):
     weight_decay: Number = Field(0.0, ge=0)
     scheduler: StrictStr = "linear"
     warmup_ratio: Number = Field(0.06, ge=0, le=1)
+    head_lr: Number | None = Field(None, gt=0)  # the regression head's own lr; null: lr
 
 
 # Loss options and the keyword arguments each accepts (train/losses.py).

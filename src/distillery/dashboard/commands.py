@@ -74,7 +74,12 @@ class dashboard_cmd:
             metavar="DIR",
             help="another folder with run dirs, e.g. exports/ or a --out of distillery score (repeatable)",
         )
-        p.add_argument("--out", type=Path, metavar="DIR", help="site folder (default <outputs>/dashboard)")
+        p.add_argument(
+            "--out",
+            type=Path,
+            metavar="DIR",
+            help="site folder: index.html and registry.json, the page's data (default <outputs>/dashboard)",
+        )
         p.add_argument("--db", type=Path, metavar="FILE", help="registry (default <outputs>/dashboard/registry.sqlite)")
         p.add_argument("--full", action="store_true", help="re-read every run dir, not only the changed ones")
         p.add_argument(

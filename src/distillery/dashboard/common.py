@@ -25,6 +25,11 @@ SUMMARY = "summary.json"
 LEDGER = "ledger.jsonl"
 LABELLED = "labelled.jsonl"
 PREFILTER_REPORT = "prefilter_report.json"
+# ``distillery synthesize --out <stem>.jsonl`` (oracle/synthesize.py ``_paths``): files beside the records
+SYNTH_REPORT = ".report.json"
+SYNTH_FAILED = ".failed.jsonl"
+SYNTH_LEDGER = ".ledger.jsonl"
+SYNTH_RESCORE = ".rescore"  # with --rescore: a ``distillery score`` folder
 # evaluation (evaluate/report.py) and export benchmark (export/benchmark.py)
 REPORT = "report.md"
 BENCHMARK = "benchmark.json"
@@ -38,6 +43,7 @@ OPTIMIZATION_RESULTS = "optimization_results.yaml"  # Optuna sweeper
 BIN_WIDTH = 0.5
 N_BINS = 20  # scores 0-10 in steps of 0.5 (10.0 falls in the last bin)
 MAX_ERROR_CHARS = 400
+LAUNCH_GRACE_S = 120  # a sweep with no job dir this long after multirun.yaml was written did not launch
 _DIR_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})")
 
 

@@ -4,6 +4,11 @@ read through :class:`~distillery.runtime.manifest.ExportDir` (parity.json, bench
 The context strategy shown is the manifest's strategy name (``Manifest.strategy_name``, e.g.
 ``trunc512``, the name its training run shows) when the export keeps it, else its ``kind``
 (exports made before the name was kept).
+
+A hybrid dir (``distillery tune-hybrid``, export/tune_hybrid.py: hybrid.json, report.md, a manifest
+of ``kind: hybrid`` and copies of both exports under ``stage1/`` and ``stage2/``) is ONE export row:
+the tuned threshold and its skip / false-negative rates, with the stages as its ``stages`` (each
+read like an export). It is a leaf, so the stage copies are never listed as exports of their own.
 """
 
 from __future__ import annotations
@@ -25,15 +30,24 @@ from distillery.dashboard.common import (
 )
 from distillery.runtime.manifest import ExportDir, Manifest
 
+STAGES = ("stage1", "stage2")  # tune_hybrid.py: hybrid.json "stage1" / "stage2" (the copies' folders)
+
 
 def export_claims(d: Path) -> bool:
     ex = ExportDir(d)
-    return ex.is_export() and (any_exists(ex / ExportDir.PARITY, ex / ExportDir.CARD) or any(d.glob("*.onnx")))
+    return ex.is_export() and (
+        ex.is_hybrid() or any_exists(ex / ExportDir.PARITY, ex / ExportDir.CARD) or any(d.glob("*.onnx"))
+    )
 
 
 def export_watched(d: Path, prev: dict | None) -> list[Path]:
     ex = ExportDir(d)
-    return [ex / ExportDir.MANIFEST, ex / ExportDir.PARITY, ex / BENCHMARK]
+    out = [ex / ExportDir.MANIFEST, ex / ExportDir.PARITY, ex / BENCHMARK]
+    if ex.is_hybrid():
+        out.append(ex / ExportDir.HYBRID)
+        for stage in STAGES:
+            out += export_watched(d / stage, None)
+    return out
 
 
 def strategy_of(man: dict[str, Any]) -> str | None:
@@ -87,8 +101,70 @@ def benchmark_row(bench: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def hybrid_read(d: Path) -> dict[str, Any]:
+    """A hybrid dir as one export: its stages (read as exports) are parts of it."""
+    ex = ExportDir(d)
+    h = load_json(ex / ExportDir.HYBRID) or {}
+    tuned = h.get("tuned_on") or {}
+    stages = []
+    for stage in STAGES:
+        sd = d / str(h.get(stage) or stage)
+        part = export_read(sd, None) if ExportDir(sd).is_export() else {"status": "incomplete", "error": None}
+        stages.append(
+            {
+                **part,
+                "stage": stage,
+                "name": f"{d.name}/{sd.name}",
+                "path": str(sd),
+                "source_export": dig(h, "sources", stage, "export_dir"),
+            }
+        )
+    bad = [s for s in stages if s["status"] != "ok"]
+    if tuned.get("meets_target") is False:  # tune-hybrid exits 4 but still writes the dir
+        fn, target = number(tuned.get("fn_rate")), number(tuned.get("fn_target"))
+        status, error = "failed", f"FN target not met on the tuning data: FN rate {fn} > target {target}"
+    elif bad:
+        status = "failed" if any(s["status"] == "failed" for s in bad) else "incomplete"
+        error = "; ".join(f"{s['stage']}: {s['error']}" for s in bad if s.get("error")) or None
+    else:
+        status, error = ("ok" if tuned else "incomplete"), None
+    s1, s2 = stages
+    return {
+        "kind": "export",
+        "name": d.name,
+        "started": mtime_iso(ex / ExportDir.MANIFEST),
+        "status": status,
+        "error": error,
+        "filter": h.get("filter") or (ex.manifest_dict() or {}).get("filter"),
+        "source_run": s2.get("source_run"),
+        "model": f"{s1.get('model') or '?'} → {s2.get('model') or '?'}",
+        "context_strategy": s2.get("context_strategy"),
+        "max_tokens": s2.get("max_tokens"),
+        "parity": {},
+        "sizes": {k: sum(s.get("sizes", {}).get(k) or 0 for s in stages) or None for k in ("fp32", "int8")},
+        "train_val_mae": s2.get("train_val_mae"),
+        "benchmark": benchmark_row(load_json(ex / BENCHMARK)) if (ex / BENCHMARK).is_file() else None,
+        "hybrid": {
+            "threshold": number(h.get("threshold")),
+            "min_tier": h.get("min_tier"),
+            "fn_target": number(h.get("fn_target")),
+            "tuned_on": tuned.get("data"),
+            "skip_rate": number(tuned.get("skip_rate")),
+            "fn_rate": number(tuned.get("fn_rate")),
+            "meets_target": tuned.get("meets_target"),
+            "check_fn_rate": number(dig(h, "check", "fn_rate")),
+            "speedup": number(dig(h, "timing", "speedup")),
+            "mae": number(dig(tuned, "hybrid", "mae")),
+            "stage2_alone_mae": number(dig(tuned, "stage2_alone", "mae")),
+        },
+        "stages": stages,
+    }
+
+
 def export_read(d: Path, prev: dict | None) -> dict[str, Any]:
     ex = ExportDir(d)
+    if ex.is_hybrid():
+        return hybrid_read(d)
     man = (ex.manifest_dict() if ex.is_export() else None) or {}
     parity = load_json(ex / ExportDir.PARITY) or man.get("parity") or {}
     bench = load_json(ex / BENCHMARK)
@@ -127,4 +203,5 @@ def export_read(d: Path, prev: dict | None) -> dict[str, Any]:
 
 
 # version 2: context_strategy is the strategy's name when the manifest keeps it
-EXPORT = Adapter("export", 2, True, export_claims, export_watched, export_read)
+# version 3: a hybrid dir is one export with its stages as parts
+EXPORT = Adapter("export", 3, True, export_claims, export_watched, export_read)

@@ -1,6 +1,13 @@
-"""The score adapter: an oracle scoring dir (``distillery score --out DIR``, oracle/run.py): any dir
-with summary.json next to ledger.jsonl / labelled.jsonl / prefilter_report.json. The ledger
-(append-only, oracle/ledger.py) is read incrementally: only what was appended since last time.
+"""The oracle adapters. The ledgers (append-only, oracle/ledger.py) are read incrementally: only
+what was appended since last time; the cost panel counts each ledger once (site.py ``costs``).
+
+score       a ``distillery score --out DIR`` dir (oracle/run.py): any dir with summary.json next to
+            ledger.jsonl / labelled.jsonl / prefilter_report.json
+synthesize  a folder of ``distillery synthesize --out <stem>.jsonl`` runs (oracle/synthesize.py
+            ``_paths``): ``<stem>.report.json`` (counts, ``cost_usd`` = generation + re-scoring)
+            beside ``<stem>.failed.jsonl`` and the ledger ``<stem>.ledger.jsonl`` (or ``--ledger``:
+            the report's ``files.ledger``). What it paid shows with or without ``--rescore``; not a
+            leaf, so a ``<stem>.rescore/`` score dir is a score row of its own (same ledger, counted once)
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from distillery.dashboard.common import (
     LEDGER,
     PREFILTER_REPORT,
     SUMMARY,
+    SYNTH_FAILED,
+    SYNTH_LEDGER,
+    SYNTH_REPORT,
     Adapter,
     any_exists,
     dig,
@@ -191,3 +201,110 @@ def score_read(d: Path, prev: dict | None) -> dict[str, Any]:
 
 
 SCORE = Adapter("score", 1, True, score_claims, score_watched, score_read)
+
+
+# ---- synthesize ------------------------------------------------------------------------------------
+def synth_stems(d: Path) -> list[str]:
+    """The ``<stem>`` of every synthesize run in ``d``: ``<stem>.report.json`` beside ``<stem>.failed.jsonl``
+    (a finished run), or in the default folder ``<outputs>/synthesize/<name>_v<N>/`` only
+    ``<stem>.ledger.jsonl`` (a run still going, or killed: it paid all the same)."""
+    done = (p.name[: -len(SYNTH_REPORT)] for p in d.glob(f"*{SYNTH_REPORT}"))
+    going = (p.name[: -len(SYNTH_LEDGER)] for p in d.glob(f"*{SYNTH_LEDGER}")) if d.parent.name == "synthesize" else ()
+    return sorted({st for st in done if (d / f"{st}{SYNTH_FAILED}").is_file()} | set(going))
+
+
+def synth_claims(d: Path) -> bool:
+    return bool(synth_stems(d))
+
+
+def synth_ledger_paths(d: Path, prev: dict | None) -> list[Path]:
+    """The ledgers read last time (a report may name one outside ``d``: ``--ledger``) and the default ones."""
+    known = [Path(x["path"]) for x in (prev or {}).get("ledgers") or [] if x.get("path")]
+    return sorted({*known, *(d / f"{st}{SYNTH_LEDGER}" for st in synth_stems(d))})
+
+
+def synth_watched(d: Path, prev: dict | None) -> list[Path]:
+    out = [d]  # a new run adds files: the folder's mtime changes
+    for st in synth_stems(d):
+        out += paths_in(d, f"{st}{SYNTH_REPORT}", f"{st}{SYNTH_FAILED}")
+    return out + [p for p in synth_ledger_paths(d, prev) if p not in out]
+
+
+def synth_run(d: Path, stem: str) -> dict[str, Any]:
+    """One run from its report (oracle/synthesize.py ``report``); ``finished`` False without one."""
+    r = load_json(d / f"{stem}{SYNTH_REPORT}") or {}
+    gen = dig(r, "generation", "run") or {}
+    res = dig(r, "rescore", "run") or {}
+    tokens = {k: int(gen.get(k) or 0) + int(res.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
+    return {
+        "stem": stem,
+        "finished": bool(r),
+        "filter": r.get("filter"),
+        "tier": r.get("tier"),
+        "target": r.get("target"),
+        "n": r.get("n"),
+        "seed": r.get("seed"),
+        "records": r.get("records"),
+        "generated": dig(r, "generation", "generated"),
+        "failed_records": dig(r, "generation", "failed_records"),
+        "cost_usd": number(r.get("cost_usd")),
+        "generation_cost_usd": number(gen.get("cost_usd")),
+        "rescore_cost_usd": number(res.get("cost_usd")),
+        **tokens,
+        "rescored": r.get("rescore") is not None,
+        "consistency_mae": number(dig(r, "consistency", "mae", "overall")),
+        "stopped": gen.get("stopped") or res.get("stopped"),
+        "model": dig(r, "oracle", "model"),
+        "provider": dig(r, "oracle", "provider"),
+        "ledger": dig(r, "files", "ledger") or str(d / f"{stem}{SYNTH_LEDGER}"),
+        "written": mtime_iso(d / f"{stem}{SYNTH_REPORT}"),
+    }
+
+
+def synth_read(d: Path, prev: dict | None) -> dict[str, Any]:
+    runs = [synth_run(d, st) for st in synth_stems(d)]
+    old = {x.get("path"): x for x in (prev or {}).get("ledgers") or []}
+    ledgers = {p: read_ledger_incremental(Path(p), old.get(p)) for p in dict.fromkeys(x["ledger"] for x in runs)}
+    for x in runs:
+        if not x["finished"]:  # no report yet: what its ledger says it paid (and for which filter)
+            months = ledgers[x["ledger"]]["months"]
+            x["cost_usd"] = round(sum(a["cost_usd"] for a in months.values()), 6)
+            x["filter"] = next((k.split("|")[1] for k in months), None)
+            x["written"] = mtime_iso(Path(x["ledger"]))
+    runs.sort(key=lambda x: x["written"] or "")
+    stopped = [x for x in runs if x["stopped"]]
+    filters = list(dict.fromkeys(x["filter"] for x in runs if x["filter"]))
+    row = {
+        "kind": "synthesize",
+        "name": d.name,
+        "started": runs[-1]["written"] if runs else mtime_iso(d),
+        "status": "failed" if stopped else ("ok" if all(x["finished"] for x in runs) else "incomplete"),
+        "error": f"{stopped[-1]['stem']}: stopped early: {stopped[-1]['stopped']}" if stopped else None,
+        "filter": filters[0] if len(filters) == 1 else None,
+        "model": runs[-1]["model"] if runs else None,
+        "provider": runs[-1]["provider"] if runs else None,
+        **synth_totals(runs),
+        "ledgers": list(ledgers.values()),
+    }
+    if len(filters) > 1:  # one --out folder used for several filters: each filter its own runs
+        row["filters"] = filters
+        row["per_filter"] = {f: synth_totals([x for x in runs if x["filter"] == f]) for f in filters}
+    return row
+
+
+def synth_totals(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs and what the page shows of an oracle run (the score row's keys): articles asked
+    for, scored now (written), tokens, USD."""
+    return {
+        "runs": runs,
+        "counts": {"articles": sum(int(x["n"] or 0) for x in runs)},
+        "run": {
+            "scored": sum(int(x["generated"] or 0) for x in runs),
+            "prompt_tokens": sum(x["prompt_tokens"] for x in runs),
+            "completion_tokens": sum(x["completion_tokens"] for x in runs),
+            "cost_usd": round(sum(x["cost_usd"] or 0.0 for x in runs), 6),
+        },
+    }
+
+
+SYNTHESIZE = Adapter("synthesize", 1, False, synth_claims, synth_watched, synth_read)

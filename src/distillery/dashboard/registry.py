@@ -4,7 +4,8 @@
 as ``exports/``), asks the adapters (adapters.py) which dirs are runs, and for each run dir
 computes a *fingerprint*: the adapter's kind and version plus ``(name, mtime_ns, size)`` of the
 files that adapter watches (a run's metrics / run info / error log, an export's manifest, the ledger, ...).
-A dir whose fingerprint equals the stored one is not read again; a changed or new dir is read
+A dir whose fingerprint equals the stored one is not read again (unless its row asked to be, at
+``recheck_at``); a changed or new dir is read
 by its adapter and its row replaced; a row whose dir is gone is deleted. The walk itself only
 lists folders and stats a handful of files per run, so a rebuild over thousands of runs costs
 milliseconds per unchanged run.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from distillery.dashboard.adapters import ADAPTERS, Adapter, adapter_for
-from distillery.dashboard.common import dir_time, mtime_iso
+from distillery.dashboard.common import dig, dir_time, mtime_iso, number
 from distillery.rundir import RunDir
 
 SCHEMA = 1
@@ -80,6 +81,13 @@ def fingerprint(adapter: Adapter, d: Path, prev: dict | None) -> str:
         name = str(p.relative_to(d)) if p.is_relative_to(d) else str(p)
         stats.append([name, st.st_mtime_ns, st.st_size if p.is_file() else 0])
     return json.dumps([adapter.kind, adapter.version, stats], separators=(",", ":"))
+
+
+def recheck_due(prev: dict | None) -> bool:
+    """A row may ask to be read again at a time (``recheck_at``, unix seconds) even if no file
+    changed: a sweep that has not started a job yet is failed once its launch window passed."""
+    due = number(dig(prev, "recheck_at"))
+    return due is not None and time.time() >= due
 
 
 def discover(roots: list[Path], skip: set[Path] | None = None) -> Iterator[tuple[Adapter, Path]]:
@@ -164,7 +172,7 @@ class Registry:
                 old = stored.get(key)
                 prev = json.loads(old[2]) if old and old[0] == adapter.kind else None
                 fp = fingerprint(adapter, d, prev)
-                if old and not full and old[0] == adapter.kind and old[1] == fp:
+                if old and not full and old[0] == adapter.kind and old[1] == fp and not recheck_due(prev):
                     stats.unchanged += 1
                     continue
                 try:

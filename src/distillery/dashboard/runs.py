@@ -2,7 +2,11 @@
 sweep jobs), evaluations / ensembles, and run dirs of a kind nobody has an adapter for yet.
 
 train     <outputs>/train/runs/<time>_<id>/ and sweep jobs: config.yaml, run.json, metrics.json,
-          error.log, wandb/{offline-,}run-*; predictions_{val,test}.jsonl when the run saves them
+          error.log, wandb/{offline-,}run-*; predictions_{val,test}.jsonl when the run saves them.
+          A multi-head run (train/recipes/multihead.py: ``model.heads=[a/v1,b/v1]``) has no filter of
+          its own: its metrics.json says ``filter: "a/v1+b/v1"``, ``heads: {ref: "heads/<key>"}`` and
+          each ``heads/<key>/`` is a normal single-filter run dir. Its row lists it under each of
+          its filters (``per_filter``: that head's own row: metrics, dims, predictions, link).
 evaluate  <outputs>/{evaluate,ensemble}/runs/<time>_<id>/: metrics.json (final/raw), run.json,
           predictions.jsonl
 other     run.json / metrics.json / error.log of a run dir of an unknown kind
@@ -30,6 +34,7 @@ from distillery.dashboard.common import (
     wandb_run,
 )
 from distillery.rundir import RunDir
+from distillery.train.heads import head_key
 
 SPLITS = ("val", "test")
 
@@ -53,12 +58,47 @@ def train_watched(d: Path, prev: dict | None) -> list[Path]:
     ]
     if rd.wandb_dir.is_dir():
         out.append(rd.wandb_dir)  # a new W&B run folder changes the dir's mtime
+    heads = rd / RunDir.HEADS
+    if heads.is_dir():  # a multi-head run: each head is a run dir of its own (written before metrics.json)
+        out.append(heads)
+        for h in sorted(p for p in heads.iterdir() if p.is_dir()):
+            out += train_watched(h, None)
     return out
 
 
 def in_sweep(d: Path) -> bool:
     """A sweep job: ``<sweep dir>/<num>_<overrides>/`` (the sweep dir has ``multirun.yaml``)."""
     return (d.parent / MULTIRUN).is_file() or d.parent.name == "multiruns" or d.parent.parent.name == "multiruns"
+
+
+def head_dirs(d: Path, cfg: dict, m: dict) -> dict[str, Path]:
+    """``{filter ref: head dir}`` of a multi-head run, else {}: metrics.json's ``heads`` (multihead.py
+    ``metrics["heads"]``), or before it is written (running, failed) the config's ``model.heads``
+    (two or more filters; one filter is a plain run, train/task.py ``plan_training``)."""
+    if isinstance(m.get("heads"), dict) and len(m["heads"]) > 1:
+        return {ref: d / str(rel) for ref, rel in m["heads"].items()}
+    refs = dig(cfg, "model", "heads")
+    if isinstance(refs, list) and len(refs) > 1:
+        return {str(ref): d / RunDir.HEADS / head_key(str(ref)) for ref in refs}
+    return {}
+
+
+def head_row(run: dict[str, Any], ref: str, head: Path) -> dict[str, Any]:
+    """One head of a multi-head run as a run of its own filter: the head dir's row (its metrics,
+    dims, predictions), with the run's status / error while the head has no metrics yet."""
+    row = train_read(head, None) if RunDir(head).is_run() else {"metrics": {}, "dims": [], "status": "incomplete"}
+    if row["status"] != "ok":
+        row["status"], row["error"] = run["status"], run["error"]
+    row.update(
+        name=f"{run['name']}/{RunDir.HEADS}/{head.name}",
+        started=run["started"],  # the run's start (a head's run.json is written when training ended)
+        path=str(head),
+        filter=ref,
+        wandb=run["wandb"],  # heads log to the run's W&B run (multihead.py: finish_run(logger=None))
+        sweep=run["sweep"],
+        multi_head={"run": run["path"], "name": run["name"], "filters": run["filters"]},
+    )
+    return row
 
 
 def train_read(d: Path, prev: dict | None) -> dict[str, Any]:
@@ -79,7 +119,7 @@ def train_read(d: Path, prev: dict | None) -> dict[str, Any]:
         h = prediction_histograms(rd.split_predictions_file(split))
         if h:
             preds[split] = h
-    return {
+    row = {
         "kind": "train",
         "name": d.name,
         "started": started_of(d, run),
@@ -105,6 +145,11 @@ def train_read(d: Path, prev: dict | None) -> dict[str, Any]:
         "sweep": str(d.parent) if in_sweep(d) else None,
         "predictions": preds or None,
     }
+    heads = head_dirs(d, cfg, m)
+    if heads:  # listed under each of its filters, never under the made-up "a/v1+b/v1"
+        row.update(filter=None, filters=list(heads), path=str(d))
+        row["per_filter"] = {ref: head_row(row, ref, h) for ref, h in heads.items()}
+    return row
 
 
 # ---- evaluate / ensemble -------------------------------------------------------------------------
@@ -185,6 +230,7 @@ def other_read(d: Path, prev: dict | None) -> dict[str, Any]:
     }
 
 
-TRAIN = Adapter("train", 1, True, train_claims, train_watched, train_read)
+# version 2: a multi-head run is listed under each of its filters (per_filter), not under "a+b"
+TRAIN = Adapter("train", 2, True, train_claims, train_watched, train_read)
 EVALUATE = Adapter("evaluate", 1, True, evaluate_claims, evaluate_watched, evaluate_read)
 OTHER = Adapter("other", 1, True, other_claims, other_watched, other_read)

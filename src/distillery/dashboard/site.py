@@ -5,6 +5,10 @@ and a small script (``assets/dashboard.js``) that draws every panel for the sele
 dimension. Links to run dirs are relative to the site folder when they can be (so the outputs
 folder can be moved or served), else ``file://`` URIs; W&B links go to the local run folder
 (offline runs: sync it with ``wandb sync``) or to wandb.ai for online runs with a known entity.
+
+Written atomically (distillery.runtime.atomic): ``index.html`` and ``registry.json`` (the page's
+data as strict JSON: every run row as the page shows it, the filters, the oracle costs), so a crash
+leaves the previous complete files, never half-written ones.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from urllib.parse import quote
 from distillery.dashboard.common import BIN_WIDTH, N_BINS
 from distillery.errors import DistilleryError
 from distillery.filters.registry import load_filter
+from distillery.runtime import atomic
 
 ASSETS = Path(__file__).with_name("assets")
 NO_FILTER = "(no filter)"
 SITE_MARKER = "distillery-dashboard"
+INDEX = "index.html"
+REGISTRY_JSON = "registry.json"
 
 
 @lru_cache(maxsize=1)
@@ -77,9 +84,23 @@ def _wandb_link(w: dict | None, site_dir: Path) -> dict | None:
     }
 
 
+def by_filter(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the page lists them: a row of several filters (``per_filter``, e.g. a multi-head
+    run) once under each of its filters, with that filter's values (its head's metrics)."""
+    out = []
+    for r in rows:
+        per = r.get("per_filter")
+        if not per:
+            out.append(r)
+            continue
+        base = {k: v for k, v in r.items() if k != "per_filter"}
+        out += [{**base, **values, "filter": ref} for ref, values in per.items()]
+    return out
+
+
 def public_row(r: dict[str, Any], site_dir: Path) -> dict[str, Any]:
     """What the page needs of a row, with links resolved against the site folder."""
-    out = {k: v for k, v in r.items() if k not in ("ledger", "wandb", "command")}
+    out = {k: v for k, v in r.items() if k not in ("ledger", "ledgers", "wandb", "command")}
     out["filter"] = r.get("filter") or NO_FILTER
     out["href"] = href(r.get("path"), site_dir)
     out["wandb"] = _wandb_link(r.get("wandb"), site_dir)
@@ -88,6 +109,7 @@ def public_row(r: dict[str, Any], site_dir: Path) -> dict[str, Any]:
         out["files"] = {k: href(v, site_dir) for k, v in (r.get("files") or {}).items()}
     if r.get("kind") == "export":
         out["source_href"] = href(r.get("source_run"), site_dir)
+        out["stages"] = [public_row(st, site_dir) for st in r.get("stages") or []]  # a hybrid's parts
     if r.get("kind") in ("evaluate", "ensemble") and r.get("target"):
         out["target_href"] = href(r.get("target"), site_dir)
     if r.get("kind") == "score":
@@ -95,16 +117,19 @@ def public_row(r: dict[str, Any], site_dir: Path) -> dict[str, Any]:
     return out
 
 
+def ledgers_of(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The oracle ledgers a row read: a score run's one, a synthesize folder's ones."""
+    leds = r.get("ledgers") or ([r["ledger"]] if r.get("kind") == "score" and r.get("ledger") else [])
+    return [led for led in leds if isinstance(led, dict) and led.get("path")]
+
+
 def costs(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Oracle usage per month, filter and model from every ledger (each ledger counted once)."""
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
-    for r in rows:
-        led = r.get("ledger") if r.get("kind") == "score" else None
-        if not led or not led.get("path"):
-            continue
+    for led in (led for r in rows for led in ledgers_of(r)):
         key = str(Path(led["path"]).resolve())
-        if key in seen:
+        if key in seen:  # a ledger shared by several runs (--ledger, synthesize --rescore) counts once
             continue
         seen.add(key)
         for k, a in (led.get("months") or {}).items():
@@ -117,8 +142,9 @@ def costs(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def payload(
     rows: list[dict[str, Any]], site_dir: Path, roots: list[Path], db_path: Path | None = None
 ) -> dict[str, Any]:
+    shown = by_filter(rows)
     filters: dict[str, dict[str, Any]] = {}
-    for r in rows:
+    for r in shown:
         f = r.get("filter") or NO_FILTER
         info = filters.setdefault(f, {"runs": 0, "dims": []})
         info["runs"] += 1
@@ -138,7 +164,7 @@ def payload(
         "filters": order,
         "filter_info": filters,
         "bins": {"width": BIN_WIDTH, "n": N_BINS},
-        "runs": [public_row(r, site_dir) for r in rows],
+        "runs": [public_row(r, site_dir) for r in shown],
         "costs": costs(rows),
     }
 
@@ -166,25 +192,11 @@ def render_html(data: dict[str, Any]) -> str:
     )
 
 
-def _clean(x: Any) -> Any:
-    """NaN/inf -> None everywhere (the page's JSON must be strict)."""
-    if isinstance(x, float):
-        return x if x == x and x not in (float("inf"), float("-inf")) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    return x
-
-
 def write_site(rows: list[dict[str, Any]], site_dir: Path, roots: list[Path], db_path: Path | None = None) -> Path:
-    """Write ``<site_dir>/index.html`` (atomically) and return its path."""
+    """Write ``<site_dir>/registry.json`` and ``<site_dir>/index.html`` (each atomically: the old
+    complete file stays until the new one is complete) and return the page's path."""
     site_dir = Path(site_dir)
-    site_dir.mkdir(parents=True, exist_ok=True)
-    data = _clean(payload(rows, site_dir, roots, db_path))
-    html = render_html(data)
-    path = site_dir / "index.html"
-    tmp = site_dir / ".index.html.tmp"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    data = atomic.strict_json(payload(rows, site_dir, roots, db_path))  # strict: NaN -> null (+ reason)
+    html = render_html(data)  # before anything is written: a failed render leaves both old files
+    atomic.write_json(site_dir / REGISTRY_JSON, data)
+    return atomic.write_text(site_dir / INDEX, html)

@@ -19,13 +19,11 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-from distillery.data.records import read_records, write_jsonl
+from distillery.data.records import SPLITS, TRAIN_SKIP_HINT, jsonl_data_files, read_records, write_jsonl
 from distillery.data.split import holds_out_synthetic, is_synthetic, label_matrix, stratified_split
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 from distillery.runtime.context import ContextStrategy, special_tokens
-
-SPLITS = ("train", "val", "test")
 
 
 def synthetic_corpus_file(spec: FilterSpec, n: int, seed: int, cache: Path) -> Path:
@@ -71,19 +69,7 @@ def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list
     if cfg.source == "synthetic":
         files: dict[str, Path] | Path = synthetic_corpus_path(spec, int(cfg.n), int(cfg.corpus_seed), cache)
     elif cfg.source == "jsonl":
-        if not cfg.get("path"):
-            raise DistilleryError(
-                "data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)"
-            )
-        p = Path(str(cfg.path)).expanduser()
-        if p.is_dir():
-            files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
-            if "train" not in files:
-                raise DistilleryError(f"{p}: a data folder needs train.jsonl (and val.jsonl, test.jsonl)")
-        elif p.is_file():
-            files = p
-        else:
-            raise DistilleryError(f"data.path={p}: no such file or folder")
+        files = jsonl_data_files(cfg.get("path"))
     else:
         raise DistilleryError(f"data.source must be synthetic or jsonl, got {cfg.source!r}")
 
@@ -92,7 +78,7 @@ def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list
     reports: dict = {}
     cross: list = []
     if isinstance(files, Path):
-        report = read_records([files], spec, skip)
+        report = read_records([files], spec, skip, TRAIN_SKIP_HINT)
         skipped = report.skipped
         if cfg.source == "synthetic":  # generated: no duplicates by construction, split as generated
             splits = stratified_split(report.records, spec, list(cfg.split), split_seed, in_eval)
@@ -103,7 +89,7 @@ def load_splits(cfg: Any, spec: FilterSpec, cache: Path) -> tuple[dict[str, list
         splits, where, skipped = {}, {}, []
         links: dict[str, list] = {}
         for s, f in files.items():
-            report = read_records([f], spec, skip)
+            report = read_records([f], spec, skip, TRAIN_SKIP_HINT)
             recs, rep = dedupe(report.records, threshold, near, report.where, name=str(f))
             keep = {id(r) for r in recs}
             splits[s], where[s] = recs, [w for r, w in zip(report.records, report.where) if id(r) in keep]

@@ -39,25 +39,64 @@ class ReadReport:
     where: list[str] = field(default_factory=list)  # "file:line" of each record, parallel to records
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | Exception]]:
-    """Yield (line_number, parsed object or the JSON error) for each non-blank line.
+class BadLine(str):
+    """Why a JSONL line could not be parsed (``iter_jsonl`` yields it in place of the object)."""
 
-    A line that is not UTF-8, or nested too deeply to parse, comes back as an error too."""
+
+def parse_line(raw: bytes, n: int) -> Any | BadLine | None:
+    """One JSONL line (bytes, newline included or not) -> the parsed value, a :class:`BadLine`
+    naming the line and column of the problem, or None for a blank line. Never raises."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # the prefix before e.start is valid UTF-8: count its characters
+        col = len(raw[: e.start].decode("utf-8")) + 1
+        return BadLine(f"not UTF-8 (byte 0x{raw[e.start]:02x} at column {col})")
+    if n == 1:
+        line = line.removeprefix("\ufeff")  # a UTF-8 byte-order mark some editors write
+    line = line.rstrip("\r\n")  # so a line cut inside a string reads as such, not as a raw newline in it
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        if e.msg.startswith("Unterminated string"):  # json points at the opening quote; the break is the line's end
+            return BadLine(
+                f"broken JSON at line {n} column {len(line) + 1}: the line ends inside a string "
+                f"(opened at column {e.colno})"
+            )
+        return BadLine(f"broken JSON at line {n} column {e.colno}: {e.msg.removesuffix(' at')}")
+    except RecursionError:
+        return BadLine(f"broken JSON at line {n}: nested too deeply to parse")
+    except ValueError as e:  # e.g. an integer beyond Python's digit limit
+        return BadLine(f"broken JSON at line {n}: {str(e).splitlines()[0]}")
+    if "\\u" in line and not _encodable(obj):
+        return BadLine("a \\u escape of a lone UTF-16 surrogate (not a character)")
+    return obj
+
+
+def _encodable(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
+    """Yield (line_number, parsed value or a :class:`BadLine`) for each non-blank line: the one
+    JSONL reader. A line that is not UTF-8 or not JSON comes back as a BadLine, never an exception."""
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield n, json.JSONDecodeError(f"not UTF-8 ({e.reason} at byte {e.start})", "", 0)
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as e:
-                yield n, e
-            except (ValueError, RecursionError) as e:  # e.g. nesting beyond the parser's limit
-                yield n, json.JSONDecodeError(type(e).__name__, line, 0)
+            obj = parse_line(raw, n)
+            if obj is not None:
+                yield n, obj
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
+    try:
+        yield from iter_jsonl(path)
+    except OSError as e:  # unreadable (permissions, a failing disk): named, not a traceback
+        raise DistilleryError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def article_problem(obj: Any) -> str | None:
@@ -98,30 +137,70 @@ def labels_problem(obj: dict, spec: FilterSpec) -> str | None:
     return None
 
 
-def read_records(paths: Iterable[str | Path], spec: FilterSpec | None = None, skip_invalid: bool = False) -> ReadReport:
+def read_records(
+    paths: Iterable[str | Path],
+    spec: FilterSpec | None = None,
+    skip_invalid: bool | None = None,
+    skip_hint: str = "--skip-invalid",
+) -> ReadReport:
     """Read articles (``spec`` None) or labelled records (``spec`` given) from JSONL files.
 
     Raises DistilleryError at the first bad line (``file:line: reason``) unless
-    ``skip_invalid``, in which case the bad lines are listed in the report.
+    ``skip_invalid``, in which case the bad lines are listed in the report. The error hints how
+    to skip bad lines, ``skip_hint`` (the argparse verbs' ``--skip-invalid``; train passes
+    ``data.skip_invalid=true``), when the caller offers a choice (passes ``skip_invalid``, True
+    or False); ``skip_invalid=None`` means it does not, and the error gives no hint.
     """
     report = ReadReport()
     for path in map(Path, paths):
         if not path.is_file():
-            raise DistilleryError(f"{path}: no such file")
-        for n, obj in iter_jsonl(path):
-            if isinstance(obj, Exception):
-                problem = f"broken JSON ({obj.msg} at column {obj.colno})"
+            raise DistilleryError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+        for n, obj in _lines(path):
+            if isinstance(obj, BadLine):
+                problem: str | None = obj
             else:
                 problem = article_problem(obj) or (labels_problem(obj, spec) if spec is not None else None)
             if problem:
                 where = f"{path}:{n}: {problem}"
                 if not skip_invalid:
-                    raise DistilleryError(where + " (use --skip-invalid / data.skip_invalid=true to skip and report)")
+                    hint = f" (use {skip_hint} to skip and report such lines)" if skip_invalid is not None else ""
+                    raise DistilleryError(where + hint)
                 report.skipped.append(where)
                 continue
             report.records.append(obj)
             report.where.append(f"{path}:{n}")
     return report
+
+
+SPLITS = ("train", "val", "test")
+TRAIN_SKIP_HINT = "data.skip_invalid=true"  # how `distillery train` skips bad lines
+
+
+def jsonl_data_files(path: Any) -> dict[str, Path] | Path:
+    """``data.path`` of ``data=jsonl``: one file (split by distillery), or a folder's
+    ``{split: file}`` (train.jsonl required, val/test optional)."""
+    if not path:
+        raise DistilleryError(
+            "data.path is required for data=jsonl (a .jsonl file or a folder with train/val/test.jsonl)"
+        )
+    p = Path(str(path)).expanduser()
+    if p.is_dir():
+        files = {s: p / f"{s}.jsonl" for s in SPLITS if (p / f"{s}.jsonl").is_file()}
+        if "train" not in files:
+            raise DistilleryError(f"{p}: a data folder needs train.jsonl (and val.jsonl, test.jsonl)")
+        return files
+    if p.is_file():
+        return p
+    raise DistilleryError(f"data.path={p}: no such file or folder")
+
+
+def check_jsonl_data(path: Any, spec: FilterSpec) -> int:
+    """Read every line of ``data.path`` now, raising at the first bad one (``file:line: reason``):
+    `train` calls this before torch and the model load, so a bad line is reported in a second,
+    not after the imports. Returns the number of records."""
+    files = jsonl_data_files(path)
+    paths = list(files.values()) if isinstance(files, dict) else [files]
+    return len(read_records(paths, spec, False, TRAIN_SKIP_HINT).records)
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:

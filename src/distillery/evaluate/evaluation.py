@@ -7,7 +7,6 @@ those of the scores a deployed scorer would return.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
+from distillery.runtime.atomic import dumps
 from distillery.runtime.calibration import CALIBRATION_FILE, Calibration
 from distillery.runtime.confidence import CONFIDENCE_FILE, Conformal, coverage, flag_report
 from distillery.runtime.scoring import finalize
@@ -36,7 +36,7 @@ def load_calibration(folder: Path, spec: FilterSpec) -> tuple[Calibration | None
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
-    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
 
@@ -92,6 +92,7 @@ def evaluate_arrays(
             "flags_dimension_error": flag_report(np.abs(fin["scores"] - true).mean(1), c["needs_review"]),
             "spearman_halfwidth_error": _spearman(c["wa_halfwidth"], wa_err),
         }
+    flagged = None
     if spread is not None:
         s = np.asarray(spread, dtype=np.float64)
         u = s @ spec.weights  # weight-averaged member spread per article
@@ -113,6 +114,7 @@ def evaluate_arrays(
         "tier": fin["tier"],
         "confidence": fin.get("confidence"),
         "cut": cut,
+        "spread_flagged": flagged,  # ensembles: the articles the report counts as flagged
     }
     return out
 
@@ -153,5 +155,7 @@ def write_predictions(
                 )
             if spread is not None:
                 row["spread"] = {d: float(v) for d, v in zip(spec.dimension_names, spread[i])}
-            fh.write(json.dumps(row) + "\n")
+            if a.get("spread_flagged") is not None:
+                row["needs_review"] = bool(a["spread_flagged"][i])
+            fh.write(dumps(row, None) + "\n")
     return path

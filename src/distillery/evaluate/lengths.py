@@ -100,7 +100,7 @@ def token_lengths(records: Sequence[dict], tokenizer: Any, batch_size: int = 256
     out: list[int] = []
     for i in range(0, len(records), batch_size):
         texts = [ContextStrategy.text_of(r) for r in records[i : i + batch_size]]
-        out += [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        out += [len(ids) for ids in ContextStrategy.content_ids(texts, tokenizer)]
     return np.asarray(out, dtype=np.int64)
 
 

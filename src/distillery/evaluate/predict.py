@@ -43,7 +43,7 @@ class TorchPredictor:
 
     def content_ids(self, articles: Sequence[dict]) -> list[list[int]]:
         texts = [ContextStrategy.text_of(a) for a in articles]
-        return list(self.scorer.tokenizer(texts, add_special_tokens=False)["input_ids"])
+        return list(ContextStrategy.content_ids(texts, self.scorer.tokenizer))
 
     def run_views(self, views: Sequence[Sequence[int]]) -> np.ndarray:
         import torch

@@ -36,6 +36,7 @@ from distillery.export.parity import GateConfig, format_int8_row, fp32_parity, i
 from distillery.export.quantize import CONFIGS, LADDER, quantize
 from distillery.export.smooth import smooth_decoder, supports_smoothing
 from distillery.rundir import RunDir, git_info, versions, write_json
+from distillery.runtime.atomic import atomic_dir
 from distillery.runtime.calibration import Calibration
 from distillery.runtime.context import special_tokens
 from distillery.runtime.manifest import ExportDir, load_manifest, verify_hashes, write_manifest
@@ -127,25 +128,80 @@ def export_run(
     optimize: bool = True,
     attention: str = "auto",
 ) -> dict[str, Any]:
-    """Export, gate and describe. Raises GateFailed (after writing parity.json) if the gate fails."""
-    import torch
+    """Export, gate and describe. Raises GateFailed (after writing parity.json) if the gate fails.
 
-    from distillery.models.checkpoint import load_checkpoint  # torch, transformers
-    from distillery.runtime.onnx_scorer import OnnxScorer  # onnxruntime
+    The export is built in a temporary sibling of ``out`` (:func:`distillery.runtime.atomic.atomic_dir`)
+    and swapped in at the end: an error or a kill leaves no partial folder and an old ``out`` as it
+    was. A failed gate is a result, not a fault: its folder (parity.json, no INT8 model) is kept at
+    ``out``, unless ``out`` holds an export that passed: that one stays, the attempt goes to
+    ``<out>.rejected``."""
+    target, out = Path(target), Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DistilleryError(f"{out}: exists and is not empty (use --force to overwrite)")
+    failed: GateFailed | None = None
+    with atomic_dir(out) as work:
+        try:
+            return _export_into(
+                target,
+                work,
+                out,
+                exporter=exporter,
+                opset=opset,
+                gate=gate,
+                int8_configs=int8_configs,
+                parity_data=parity_data,
+                calibrate=calibrate,
+                threads=threads,
+                optimize=optimize,
+                attention=attention,
+            )
+        except GateFailed as e:
+            if not _passed_export(out):
+                failed = e  # nothing usable to protect: the failed attempt's folder is kept as the record
+            else:  # never replace a working export with a rejected one: keep the attempt beside it
+                rejected = out.with_name(out.name + ".rejected")
+                with atomic_dir(rejected) as keep:
+                    shutil.copytree(work, keep, dirs_exist_ok=True)
+                raise GateFailed(f"{e}\n{out} was left as it was; the rejected attempt is in {rejected}") from None
+    raise failed
 
-    target = Path(target)
+
+def _passed_export(out: Path) -> bool:
+    """``out`` holds a complete export that passed its parity gate (an INT8 model in its manifest)."""
+    try:
+        return bool(load_manifest(out).get("models", {}).get("int8"))
+    except Exception:  # noqa: BLE001 - missing, partial or foreign: nothing to protect
+        return False
+
+
+def _export_into(
+    target: Path,
+    out: Path,
+    dest: Path,
+    *,
+    exporter: str,
+    opset: int | None,
+    gate: GateConfig,
+    int8_configs: Sequence[str] | None,
+    parity_data: str | None,
+    calibrate: str,
+    threads: int | None,
+    optimize: bool,
+    attention: str,
+) -> dict[str, Any]:
+    """:func:`export_run`'s work, written into ``out`` (a temporary folder that becomes ``dest``)."""
+    from distillery.models.checkpoint import load_checkpoint
+
     run = run_dir_of(target)
     ckpt = run / RunDir.CHECKPOINT if run else target
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise DistilleryError(f"{out}: exists and is not empty (use --force to overwrite)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if threads:
-        torch.set_num_threads(int(threads))
     t0 = time.perf_counter()
-    scorer = load_checkpoint(ckpt)
+    scorer = load_checkpoint(ckpt)  # its files are checked before torch is imported
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    from distillery.runtime.onnx_scorer import OnnxScorer  # onnxruntime
+
     spec = scorer.spec
     predictor = TorchPredictor(scorer, batch_size=8)
     if calibrate not in ("auto", "refit", "none"):
@@ -222,7 +278,7 @@ def export_run(
         write_json(out / ExportDir.PARITY, parity)
         raise GateFailed(
             f"FP32 ONNX parity failed: max |diff| {p32['max_abs_diff']:.3e} > {gate.fp32_atol:g} or "
-            f"{tok['mismatched_articles']} tokenizer mismatches (details in {out / ExportDir.PARITY})"
+            f"{tok['mismatched_articles']} tokenizer mismatches (details in {dest / ExportDir.PARITY})"
         )
 
     # ---- gate 2: INT8 vs FP32 on task metrics -------------------------------------------------
@@ -269,7 +325,7 @@ def export_run(
     write_json(out / ExportDir.PARITY, parity)
     (out / ExportDir.CARD).write_text(render(manifest, spec))
     write_manifest(out, manifest)
-    _say(f"INT8 config `{cfg.name}` passed; export dir: {out}")
+    _say(f"INT8 config `{cfg.name}` passed; export dir: {dest}")
     return manifest
 
 

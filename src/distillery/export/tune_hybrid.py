@@ -21,7 +21,6 @@ SHA-256 of every file. ``distillery package HYBRID_DIR`` turns it into a torch-f
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from distillery.errors import DistilleryError
+from distillery.runtime.atomic import write_json
 
 
 def choose_threshold(stage1_wa: np.ndarray, positive: np.ndarray, reachable: np.ndarray, fn_target: float) -> float:
@@ -221,7 +221,7 @@ def tune_hybrid(
         },
         **result,
     }
-    (out / HYBRID_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    write_json(out / HYBRID_FILE, config)
     (out / ExportDir.REPORT).write_text(report(config))
     write_manifest(out, {"format": 1, "kind": "hybrid", "filter": spec.ref, "hybrid_file": HYBRID_FILE})
     return config

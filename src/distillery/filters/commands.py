@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import yaml
@@ -28,11 +29,27 @@ class list_cmd:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        """Every filter that loads is listed; each broken one is one ``error:`` line on stderr (its
+        file:line: key problems) and the exit status is 1, so scripts notice a filter that cannot be used."""
+        broken = 0
         for ref in list_filters(args.filters_dir):
-            spec = load_filter(ref, args.filters_dir)
+            try:
+                spec = load_filter(ref, args.filters_dir)
+            except DistilleryError as e:
+                broken += 1
+                print(f"error: {ref}: " + "; ".join(spec_problems(e)), file=sys.stderr)
+                continue
             dims = ", ".join(f"{d.name} {d.weight:g}" for d in spec.dimensions)
             print(f"{ref:34s} {len(spec.dimensions)} dims: {dims}")
-        return 0
+        if broken:
+            extra = "".join(f" --filters-dir {d}" for d in args.filters_dir)
+            print(f"{broken} filter(s) did not load; details: `distillery validate-filter REF{extra}`", file=sys.stderr)
+        return 1 if broken else 0
+
+
+def spec_problems(e: DistilleryError) -> list[str]:
+    """The problems of a spec that did not load, one string each (its message's indented lines)."""
+    return [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
 
 
 class validate_cmd:
@@ -78,11 +95,11 @@ def filter_problems(ref: str, dirs: list[str]) -> list[str]:
     try:
         spec = load_filter(ref, dirs)
     except DistilleryError as e:
-        problems = [line.strip() for line in str(e).splitlines()[1:]] or [str(e)]
+        problems = spec_problems(e)
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
             prompt = ((raw.get("oracle") or {}).get("prompt") if isinstance(raw, dict) else None) or "prompt.md"
-        except (yaml.YAMLError, AttributeError):
+        except (yaml.YAMLError, AttributeError, UnicodeDecodeError, OSError):
             prompt = "prompt.md"
         template = Path(path).parent / str(prompt)
         if template.is_file():

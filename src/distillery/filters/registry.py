@@ -71,7 +71,13 @@ def list_filters(dirs: Iterable[str | Path] = ()) -> list[str]:
 
 @lru_cache(maxsize=64)
 def load_cached(path: Path, mtime: float) -> FilterSpec:
-    spec = parse_spec(path)
+    try:
+        spec = parse_spec(path)
+    except UnicodeDecodeError as e:  # named with its line, like the spec's other problems
+        line = e.object[: e.start].count(b"\n") + 1
+        raise DistilleryError(f"{path}:{line}: not UTF-8 (byte 0x{e.object[e.start]:02x})") from None
+    except OSError as e:
+        raise DistilleryError(f"{path}: cannot read ({e.strerror or e})") from None
     expected = f"{path.parent.parent.name}/{path.parent.name}"
     if path.parent.name.startswith("v") and spec.ref != expected:
         raise DistilleryError(f"{path}: name/version say {spec.ref!r} but the folder is {expected!r}")

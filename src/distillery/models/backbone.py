@@ -13,7 +13,10 @@ A ``model.path=`` override always wins and loads any local HF checkpoint.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +71,32 @@ def _finish_tokenizer(tok: Any) -> Any:
     return tok
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Around a model load: no transformers "Loading weights" progress bar and no sentence-transformers
+    INFO lines ("Loading SentenceTransformer model from ...") on the console; both restored after."""
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    st = logging.getLogger("sentence_transformers")
+    level = st.level
+    hf_logging.disable_progress_bar()
+    st.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+        st.setLevel(level)
+
+
 def load_backbone(cfg: Any) -> Loaded:
     """Backbone and tokenizer for a ``model`` config node (see conf/model/*.yaml)."""
+    with quiet_loading():
+        return _load_backbone(cfg)
+
+
+def _load_backbone(cfg: Any) -> Loaded:
     import torch
     from transformers import AutoModel
 
@@ -102,6 +129,10 @@ def load_backbone(cfg: Any) -> Loaded:
     path = str(Path(path).expanduser()) if not _is_hub_id(path) else path
     if source == "sentence-transformers":
         return _load_sentence_transformer(path, dtype)
+    if source == "model2vec":  # static-embedding student (models/static.py)
+        from distillery.models.static import load_static_backbone
+
+        return load_static_backbone(path, _get(cfg, "pca_dims", 256))
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not _is_hub_id(path)

@@ -9,6 +9,7 @@ LoRA adapters (peft) are saved separately from the head (``head.safetensors``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -134,4 +135,6 @@ def apply_finetune(backbone: nn.Module, cfg: Any) -> nn.Module:
         target_modules=list(lora.target_modules),
         bias="none",
     )
-    return get_peft_model(backbone, config)
+    with warnings.catch_warnings():  # peft reads transformers' deprecated alias: noise for users
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(backbone, config)

@@ -28,7 +28,16 @@ from distillery.filters.spec import FilterSpec
 from distillery.oracle.client import Completion, OracleClient
 from distillery.oracle.config import OracleConfig, Prices, redact_url
 from distillery.oracle.ledger import Ledger
-from distillery.oracle.scorer import Budget, OracleJob, RunStats, answer_fields, base_record, judge
+from distillery.oracle.scorer import (
+    Budget,
+    OracleJob,
+    OracleStopped,
+    RunStats,
+    answer_fields,
+    base_record,
+    call_estimate,
+    judge,
+)
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 ENDPOINT = "/v1/chat/completions"
@@ -131,20 +140,17 @@ class BatchRunner:
         response = line.get("response") or {}
         if line.get("error") or response.get("status_code") != 200:
             err = line.get("error") or (response.get("body") or {}).get("error") or {}
+            error = f"HTTP {response.get('status_code')}: {err.get('message', err)}"[:300]
             self.ledger.append(
-                {
-                    **base,
-                    "status": "error",
-                    "error_type": "batch_request_failed",
-                    "error": f"HTTP {response.get('status_code')}: {err.get('message', err)}"[:300],
-                    "cost_usd": 0.0,
-                }
+                {**base, "status": "error", "error_type": "batch_request_failed", "error": error, "cost_usd": 0.0}
             )
             self.stats.errors += 1
+            self.stats.last_error = error
             return
         c = completion_from_body(response.get("body") or {}, self.fmt)
         fields = answer_fields(c, self.prices, batch=True)
         prior = len(self.ledger.state(key).invalid)
+        self.stats.reasks += prior > 0
         status, verdict = judge(c, self.spec)
         self.ledger.append({**base, "status": status, "attempt": prior + 1, **verdict, **fields})
         self.stats.prompt_tokens += c.prompt_tokens
@@ -203,9 +209,10 @@ class BatchRunner:
 
     async def submit(self, pending: list[OracleJob]) -> str | None:
         """Upload the requests and create one batch; returns its id (None if nothing fits)."""
+        self.budget.check_one_call(self.prices, self.cfg, pending, batch=True)
         lines, chosen = [], []
         for job in pending:
-            estimate = self.prices.cost(job.est_prompt_tokens, self.cfg.max_answer_tokens, batch=True)
+            estimate = call_estimate(self.prices, self.cfg, job, batch=True)
             if not self.budget.try_reserve(estimate):
                 self.stats.stopped = "max_cost"
                 self.stats.not_scored += len(pending) - len(chosen)
@@ -245,21 +252,25 @@ class BatchRunner:
         except openai.APIStatusError as e:
             where = redact_url(self.cfg.endpoint)
             if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
-                raise DistilleryError(
+                msg = (
                     f"the Batch API at {where} rejected the API key (HTTP {e.status_code}): "
                     f"check ${self.cfg.api_key_env}"
-                ) from None
-            raise DistilleryError(
-                f"the Batch API at {where} failed with HTTP {e.status_code} (does this endpoint "
-                "offer /files and /batches? run without --batch otherwise); "
-                f"{len(self.state.open_batches())} batch(es) open in {self.state.path}"
-            ) from None
+                )
+            else:
+                msg = (
+                    f"the Batch API at {where} failed with HTTP {e.status_code} (does this endpoint "
+                    "offer /files and /batches? run without --batch otherwise); "
+                    f"{len(self.state.open_batches())} batch(es) open in {self.state.path}"
+                )
         except openai.APIError as e:  # connection errors and timeouts after the SDK's retries
-            raise DistilleryError(
+            msg = (
                 f"the Batch API at {redact_url(self.cfg.endpoint)} is unreachable "
                 f"({type(e).__name__}); re-run the same command to resume "
                 f"({len(self.state.open_batches())} batch(es) open in {self.state.path})"
-            ) from None
+            )
+        except DistilleryError as e:  # a failed batch
+            msg = str(e)
+        raise OracleStopped(msg, self.stats)  # what was collected is in the ledger: the caller writes it
 
     async def _run(self, jobs: list[OracleJob], pending: list[OracleJob], batch_id: str | None) -> RunStats:
         t0 = time.monotonic()

@@ -12,6 +12,7 @@ an endpoint rejects structured output.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,10 +146,10 @@ class OracleClient:
                 raise TransportError("bad_request", f"HTTP {e.status_code}: {_short(e)}") from None
             except openai.APITimeoutError as e:
                 n = _retries_of(e)
-                raise TransportError("timeout", f"no answer within {self.cfg.timeout_s:g}s, {n} retries", n) from None
+                raise TransportError("timeout", f"timed out after {self.cfg.timeout_s:g}s, {n} retries", n) from None
             except openai.APIConnectionError as e:
                 n = _retries_of(e)
-                raise TransportError("connection", f"{_short(e)}, {n} retries", n) from None
+                raise TransportError("connection", f"{_os_reason(e) or _short(e)}, {n} retries", n) from None
             except openai.RateLimitError as e:
                 n = _retries_of(e)
                 raise TransportError("rate_limited", f"HTTP 429, {n} retries", n) from None
@@ -157,7 +158,7 @@ class OracleClient:
                 kind = "server_error" if e.status_code >= 500 else f"http_{e.status_code}"
                 raise TransportError(kind, f"HTTP {e.status_code}: {_short(e)}, {n} retries", n) from None
             retries += raw.retries_taken
-            completion = raw.parse()
+            completion = _chat_completion(raw, self.cfg.endpoint)
             break
         choice = completion.choices[0] if completion.choices else None
         message = choice.message if choice else None
@@ -185,6 +186,45 @@ class OracleClient:
         await self._client.close()
 
 
+def _chat_completion(raw, endpoint: str):
+    """The chat completion in an HTTP 200 answer; a :class:`DistilleryError` naming the endpoint and what
+    came back when it is not one (a proxy's login page, a web server's index, a non-JSON body): such an
+    endpoint answers every request the same way, so the run stops instead of recording junk."""
+    from openai.types.chat import ChatCompletion
+
+    try:
+        completion = raw.parse()
+    except (ValueError, TypeError):  # a JSON content type with a body that is not JSON
+        completion = None
+    if isinstance(completion, ChatCompletion) and isinstance(getattr(completion, "choices", None), list):
+        return completion
+    resp = raw.http_response
+    ctype = resp.headers.get("content-type", "no content type").split(";")[0].strip()
+    what = "JSON that is not a chat completion" if isinstance(completion, ChatCompletion) else "a non-JSON body"
+    raise DistilleryError(
+        f"the oracle endpoint {redact_url(endpoint)} answered HTTP {resp.status_code} with {what} ({ctype}, starts "
+        f"{_start(resp.text)!r}): is this an OpenAI-compatible endpoint? check --base-url"
+    )
+
+
+def _os_reason(e: BaseException) -> str | None:
+    """The operating system's reason under the SDK's "Connection error." ("connection refused",
+    "name or service not known", ...), from the innermost ``OSError`` in the exception chain."""
+    reason, seen = None, set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            reason = os.strerror(e.errno) if e.errno > 0 else (e.strerror or reason)
+        e = e.__cause__ or e.__context__
+    return reason[:1].lower() + reason[1:] if reason else None
+
+
+def _start(text: str, limit: int = 60) -> str:
+    """The first ``limit`` characters of ``text`` on one line."""
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
 def _retries_of(e: openai.APIError) -> int:
     """How many times the SDK retried the request that finally failed."""
     try:
@@ -195,5 +235,4 @@ def _retries_of(e: openai.APIError) -> int:
 
 def _short(e: Exception, limit: int = 200) -> str:
     """A one-line, bounded error text (server bodies can be long)."""
-    text = " ".join(str(getattr(e, "message", None) or e).split())
-    return text[:limit] + ("..." if len(text) > limit else "")
+    return _start(str(getattr(e, "message", None) or e), limit)

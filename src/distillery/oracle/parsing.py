@@ -7,11 +7,13 @@ failed record with the raw text. Nothing is dropped silently.
 Safe repairs (listed in ``Answer.repairs``): markdown code fences, text before/after the JSON
 object, trailing commas, numbers written as strings (``"7"``), a bare number instead of
 ``{"score": n, "evidence": ...}``, content-type spelling (``"News report"`` -> ``news_report``),
-a missing evidence string, float noise at the range edges (10.0000001).
+a missing evidence string, float noise at the range edges (10.0000001); a missing or off-list
+content type becomes ``"unknown"`` (no content-type cap; ``content_type_unknown:<given>``).
 
 Not repaired (``InvalidAnswer.kind``): ``empty``, ``truncated`` (finish_reason=length and the
 JSON is incomplete), ``malformed_json``, ``not_an_object``, ``missing_dimensions``,
-``non_numeric``, ``out_of_range``, ``bad_content_type``, ``refusal``.
+``non_numeric``, ``out_of_range``, ``refusal``. Re-asking is only for answers whose scores are
+unusable.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from distillery.filters.spec import SCORE_MAX, SCORE_MIN, FilterSpec
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _EDGE_TOL = 1e-6
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+UNKNOWN_CONTENT_TYPE = "unknown"  # the oracle gave no content type from the filter's list: no cap applies
 
 
 class InvalidAnswer(ValueError):
@@ -84,20 +88,47 @@ def _strip_trailing_commas(text: str) -> str:
 
 
 def _number(value, dim: str, repairs: list[str]) -> float:
+    shown = _shown(value)
     if isinstance(value, bool) or value is None:
-        raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}")
+        raise InvalidAnswer("non_numeric", f"{dim}.score is {shown}")
     if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}") from None
+        if not _DECIMAL.fullmatch(value.strip()):  # not "1_0", "٧", "nan", "0x5": what float() would also take
+            raise InvalidAnswer("non_numeric", f"{dim}.score is {shown}")
+        value = float(value.strip())
         repairs.append(f"{dim}:numeric_string")
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidAnswer("non_numeric", f"{dim}.score is {value!r}")
-    value = float(value)
+    if not isinstance(value, (int, float)):
+        raise InvalidAnswer("non_numeric", f"{dim}.score is {shown}")
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise InvalidAnswer("out_of_range", f"{dim}.score {shown} is outside {SCORE_MIN:g}-{SCORE_MAX:g}") from None
+    if not math.isfinite(value):
+        raise InvalidAnswer("non_numeric", f"{dim}.score is {shown}")
     if not SCORE_MIN - _EDGE_TOL <= value <= SCORE_MAX + _EDGE_TOL:
         raise InvalidAnswer("out_of_range", f"{dim}.score {value:g} is outside {SCORE_MIN:g}-{SCORE_MAX:g}")
     return min(max(value, SCORE_MIN), SCORE_MAX)
+
+
+def _loads(text: str):
+    """``json.loads``; what else the decoder raises (nesting too deep, an integer past Python's
+    digit limit) is a malformed answer too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise InvalidAnswer("malformed_json", "the JSON is nested too deeply") from None
+    except ValueError as e:
+        raise InvalidAnswer("malformed_json", str(e)[:120]) from None
+
+
+def _shown(value) -> str:
+    """``repr(value)``, bounded (an answer can hold a 5000-digit number or a long string)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past the digit limit
+        return "a number too long to show"
+    return text[:60] + ("..." if len(text) > 60 else "")
 
 
 def decode_json(text: str | None, finish_reason: str | None = None) -> tuple[dict, list[str]]:
@@ -122,11 +153,11 @@ def decode_json(text: str | None, finish_reason: str | None = None) -> tuple[dic
         repairs.append("trailing_text")
     raw = body[span[0] : span[1]]
     try:
-        obj = json.loads(raw)
+        obj = _loads(raw)
     except json.JSONDecodeError:
         fixed = _strip_trailing_commas(raw)
         try:
-            obj = json.loads(fixed)
+            obj = _loads(fixed)
         except json.JSONDecodeError as e:
             raise InvalidAnswer("malformed_json", f"{e.msg} at column {e.colno}") from None
         repairs.append("trailing_comma")
@@ -162,17 +193,25 @@ def parse_answer(
             labels[d] = _number(item, d, repairs)
             evidence[d] = ""
             repairs.append(f"{d}:bare_score")
+    return Answer(labels=labels, evidence=evidence, content_type=_content_type(obj, spec, repairs), repairs=repairs)
+
+
+def _content_type(obj: dict, spec: FilterSpec, repairs: list[str]) -> str:
+    """The answer's content type, one of the filter's; a misspelt one is repaired, a missing or
+    off-list one becomes :data:`UNKNOWN_CONTENT_TYPE` (no content-type cap applies) and is listed in
+    ``repairs`` as ``content_type_unknown:<what the oracle said>``: the scores stay valid, so the
+    article is not re-asked (and paid again) for it."""
     ct = obj.get("content_type")
-    if not isinstance(ct, str) or not ct.strip():
-        raise InvalidAnswer("bad_content_type", f"content_type is {ct!r}")
     allowed = spec.oracle.content_types
-    if ct not in allowed:
-        norm = re.sub(r"[^a-z0-9]+", "_", ct.strip().lower()).strip("_")
-        if norm not in allowed:
-            raise InvalidAnswer("bad_content_type", f"content_type {ct!r} is not one of {allowed}")
+    if isinstance(ct, str) and ct in allowed:
+        return ct
+    norm = re.sub(r"[^a-z0-9]+", "_", ct.strip().lower()).strip("_") if isinstance(ct, str) else None
+    if norm in allowed:
         repairs.append("content_type_spelling")
-        ct = norm
-    return Answer(labels=labels, evidence=evidence, content_type=ct, repairs=repairs)
+        return norm
+    given = ct if isinstance(ct, str) else json.dumps(ct)
+    repairs.append(f"content_type_unknown:{given[:60]}")
+    return UNKNOWN_CONTENT_TYPE
 
 
 _NORM = re.compile(r"[\W_]+", re.UNICODE)

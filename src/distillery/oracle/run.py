@@ -38,9 +38,10 @@ from distillery.oracle.client import OracleClient
 from distillery.oracle.config import OracleConfig, Prices, api_key
 from distillery.oracle.ledger import KeyState, Ledger, sha
 from distillery.oracle.options import OracleOptions
-from distillery.oracle.parsing import grounded
+from distillery.oracle.parsing import UNKNOWN_CONTENT_TYPE, grounded
 from distillery.oracle.plan import JobPlan, ScoringJobs, cost_estimate, plan_jobs, scoring_jobs
-from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, RunStats
+from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, OracleStopped, RunStats
+from distillery.runtime.atomic import write_json
 
 
 @dataclass
@@ -67,10 +68,11 @@ def article_view(rec: dict) -> dict:
 
 
 def load_articles(
-    spec: FilterSpec, inputs: list[str], n: int | None, seed: int, skip_invalid: bool = False
+    spec: FilterSpec, inputs: list[str], n: int | None, seed: int, skip_invalid: bool | None = None
 ) -> tuple[list[dict], str, list[str]]:
     """(articles, description of the source, skipped lines). Without inputs: the synthetic
-    corpus for ``spec`` (labels stripped), ``n`` articles (default 100) for ``seed``."""
+    corpus for ``spec`` (labels stripped), ``n`` articles (default 100) for ``seed``. ``skip_invalid``
+    as in :func:`read_records` (None: the caller offers no skip option, so the error hints none)."""
     if not inputs:
         n = 100 if n is None else n
         return [article_view(r) for r in generate_corpus(spec, n, seed)], f"synthetic corpus ({n}, seed {seed})", []
@@ -87,8 +89,14 @@ def load_articles(
 # ---- outputs ----------------------------------------------------------------------------------
 def labelled_record(spec: FilterSpec, article: dict, ok: dict, **extra: Any) -> dict:
     labels = {d: float(ok["labels"][d]) for d in spec.dimension_names}
-    summary = spec.summarize(spec.labels_vector(labels), ok.get("content_type"))
+    ct = ok.get("content_type")
+    unknown = ct == UNKNOWN_CONTENT_TYPE and ct not in spec.oracle.content_types
+    summary = spec.summarize(spec.labels_vector(labels), None if unknown else ct)
     text = f"{article.get('title') or ''}\n{article.get('content') or ''}"
+    if ok.get("repairs"):
+        extra = {"repairs": list(ok["repairs"]), **extra}
+    if unknown:
+        extra = {"content_type_cap": "not applied: the oracle's content type is not one of the filter's", **extra}
     return {
         **article,
         "labels": labels,
@@ -218,6 +226,7 @@ class ScoreRun:
     plan: JobPlan
     stats: RunStats
     opts: ScoreOptions
+    error: str | None = None  # why the run failed (its one ``error:`` line); the outputs are written anyway
 
 
 def score(opts: ScoreOptions) -> int:
@@ -250,13 +259,21 @@ def score(opts: ScoreOptions) -> int:
             f"{cfg.public_dict()['base_url']}",
             highlight=False,
         )
-        stats = RunStats()
+        stats, error = RunStats(), None
         if plan.pending or (opts.batch and opts.batch_id):
-            stats = asyncio.run(send(spec, cfg, prices, ledger, scoring.system_prompt, jobs, plan, opts, out, console))
+            try:
+                stats = asyncio.run(
+                    send(spec, cfg, prices, ledger, scoring.system_prompt, jobs, plan, opts, out, console)
+                )
+            except OracleStopped as e:  # what was paid for before is in the ledger: write it out, then fail
+                stats, error = e.stats, str(e)
+        error = error or stats.unanswered(cfg.endpoint)
         summary = write_outputs(
-            ScoreRun(spec, cfg, prices, ledger, out, articles, source, skipped, scoring, plan, stats, opts)
+            ScoreRun(spec, cfg, prices, ledger, out, articles, source, skipped, scoring, plan, stats, opts, error)
         )
     print_summary(summary, console_out=not opts.quiet)
+    if error:
+        raise DistilleryError(error)
     return 0
 
 
@@ -273,8 +290,10 @@ async def send(
     console: Any,
 ) -> RunStats:
     """Send ``plan.pending`` online (the concurrent scorer, a progress bar) or through the Batch API."""
-    client = OracleClient(cfg, spec, api_key(cfg))
     budget = Budget(opts.oracle.max_cost)
+    if not opts.batch:  # (a batch run first collects its open batches: BatchRunner.submit checks)
+        budget.check_one_call(prices, cfg, [j for j, _ in plan.pending])
+    client = OracleClient(cfg, spec, api_key(cfg))
     try:
         if opts.batch:
             runner = BatchRunner(
@@ -347,7 +366,7 @@ def write_outputs(run: ScoreRun) -> dict:
     if opts.audit_blocked:
         files["audit_blocked"] = write_jsonl(out / "audit_blocked.jsonl", audited)
     report = prefilter_report(spec, run.scoring.reasons, audited, labelled)
-    (out / "prefilter_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "prefilter_report.json", report)
     grounded_flags = [g for r in labelled for g in r["oracle_answer"]["evidence_grounded"].values() if g is not None]
     tiers = Counter(r["oracle_answer"]["tier"] for r in labelled)
     summary = {
@@ -361,6 +380,8 @@ def write_outputs(run: ScoreRun) -> dict:
         "cached": run.plan.cached,
         "labelled": len(labelled),
         "failed_records": len(failed),
+        "failed_invalid": sum(f["status"] == "invalid" for f in failed),  # given up after invalid answers
+        "failed_no_answer": sum(f["status"] == "error" for f in failed),  # asked again on the next run
         "given_up_before": run.plan.given_up,
         "tiers": {t: tiers.get(t, 0) for t in spec.tier_names},
         "evidence_grounded_rate": round(sum(grounded_flags) / len(grounded_flags), 4) if grounded_flags else None,
@@ -375,9 +396,13 @@ def write_outputs(run: ScoreRun) -> dict:
         "files": {k: str(v) for k, v in files.items()},
         "prefilter": report,
         "max_cost": opts.oracle.max_cost,
-        "train_with": f"distillery train --filter {spec.ref} data=jsonl data.path={files['labelled']}",
+        "error": run.error,
+        # no advice to train on an empty file, or on the outputs of a run that failed
+        "train_with": None
+        if run.error or not labelled
+        else f"distillery train --filter {spec.ref} data=jsonl data.path={files['labelled']}",
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -386,7 +411,7 @@ def call_rows(run: dict, cost_label: str, cost_usd: float, price_known: bool) ->
     return [
         ("errors (no answer)", run["errors"]),
         ("not sent (stopped)", run["not_scored"]),
-        ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run['invalid_answers']}"),
+        ("retries (HTTP + re-asks)", f"{run['http_retries']} + {run.get('reasks', 0)}"),
         ("tokens in / out", f"{run['prompt_tokens']:,} / {run['completion_tokens']:,}"),
         (cost_label, f"${cost_usd:.4f}" + ("" if price_known else " (no price known)")),
     ]
@@ -407,7 +432,8 @@ def print_summary(summary: dict, console_out: bool = True) -> None:
         ("blocked by prefilter", summary["blocked"]),
         ("cached (free)", summary["cached"]),
         ("scored now", run["scored"]),
-        ("failed (invalid answers)", run["failed"]),
+        ("failed (invalid answers)", summary["failed_invalid"]),
+        *([("  of them given up before", summary["given_up_before"])] if summary["given_up_before"] else []),
         *call_rows(run, "cost", run["cost_usd"], summary["prices"]["known"]),
         ("elapsed", f"{run['elapsed_s']:.1f} s"),
         ("articles/s", "-" if rate is None else f"{rate:.1f}"),
@@ -438,17 +464,20 @@ def print_summary(summary: dict, console_out: bool = True) -> None:
         )
     if run["stopped"]:
         console.print(
-            f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not sent. "
-            "Re-run the same command to continue (answers in the ledger are free).[/yellow]"
+            f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not sent."
+            + ("" if summary["error"] else " Re-run the same command to continue (answers in the ledger are free).")
+            + "[/yellow]"
         )
     if run["format_downgrades"]:
         console.print(f"response_format fell back: {', '.join(run['format_downgrades'])}")
-    if summary["failed_records"]:
+    if summary["failed_records"] and not summary["error"]:
         console.print(
-            f"{summary['failed_records']} article(s) without a valid answer: see {summary['files']['failed']}",
+            f"partial result (exit 0): {summary['labelled']} of {summary['labelled'] + summary['failed_records']} "
+            f"article(s) labelled; {summary['failed_records']} article(s) without a valid answer: see "
+            f"{summary['files']['failed']} (no answer: asked again when you re-run the same command; "
+            "invalid answers: with --retry-failed)",
             highlight=False,
         )
-    console.print(
-        f"labelled: {summary['files']['labelled']} ({summary['labelled']} records)\ntrain:    {summary['train_with']}",
-        highlight=False,
-    )
+    console.print(f"labelled: {summary['files']['labelled']} ({summary['labelled']} records)", highlight=False)
+    if summary["train_with"]:
+        console.print(f"train:    {summary['train_with']}", highlight=False)

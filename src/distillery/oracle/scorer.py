@@ -20,7 +20,7 @@ from distillery.errors import DistilleryError
 from distillery.filters.prompt import render_messages
 from distillery.filters.spec import FilterSpec
 from distillery.oracle.client import Completion, OracleClient, TransportError, estimate_tokens
-from distillery.oracle.config import OracleConfig, Prices
+from distillery.oracle.config import OracleConfig, Prices, redact_url
 from distillery.oracle.ledger import Ledger, cache_key, sha
 from distillery.oracle.parsing import Answer, InvalidAnswer, parse_answer
 from distillery.oracle.ratelimit import RateLimiter
@@ -59,6 +59,7 @@ class RunStats:
     failed: int = 0  # gave up after invalid answers (kept as failed records)
     errors: int = 0  # requests with no answer after the SDK's retries
     invalid_answers: int = 0  # paid answers that failed validation (each re-asked or given up)
+    reasks: int = 0  # requests sent again because an earlier answer for the same key was invalid
     http_retries: int = 0  # retries the SDK made (timeouts, 429, 5xx)
     not_scored: int = 0  # left out because the run stopped (cost ceiling, error streak)
     prompt_tokens: int = 0
@@ -68,9 +69,29 @@ class RunStats:
     stopped: str | None = None  # why the run stopped early
     format_downgrades: list[str] = field(default_factory=list)
     repairs: int = 0  # answers accepted after a safe repair
+    last_error: str | None = None  # the last request error ("connection refused, 1 retries")
+
+    def unanswered(self, endpoint: str) -> str | None:
+        """The one error line for a run whose every request failed (endpoint down, every request
+        timed out): it did not do its job, whatever the ledger had cached."""
+        if self.errors and not (self.scored or self.invalid_answers):
+            return (
+                f"the oracle endpoint {redact_url(endpoint)} gave no answer to any of the {self.errors} "
+                f"request(s) sent: {self.last_error}"
+            )
+        return None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class OracleStopped(DistilleryError):
+    """A fatal oracle error (bad key, not an OpenAI-compatible endpoint, ...) that stopped a run;
+    ``stats``: what the run did before, so its caller can still write what was paid for."""
+
+    def __init__(self, message: str, stats: RunStats):
+        super().__init__(message)
+        self.stats = stats
 
 
 class Budget:
@@ -95,6 +116,25 @@ class Budget:
     def settle(self, estimate: float, actual: float) -> None:
         self.reserved = max(0.0, self.reserved - estimate)
         self.spent += actual
+
+    def check_one_call(self, prices: Prices, cfg: OracleConfig, jobs: list[OracleJob], batch: bool = False) -> None:
+        """A :class:`DistilleryError` when not even the cheapest of ``jobs`` fits under the ceiling: such a
+        run would send nothing, and re-running it never continues."""
+        if self.ceiling is None or not jobs:
+            return
+        job = min(jobs, key=lambda j: j.est_prompt_tokens)
+        price = call_estimate(prices, cfg, job, batch)
+        if self.spent + price > self.ceiling + 1e-12:
+            raise DistilleryError(
+                f"--max-cost ${self.ceiling:g} is below the price of one call (${price:.6f} at most: ~"
+                f"{job.est_prompt_tokens:,} prompt + {cfg.max_answer_tokens:,} answer tokens to {cfg.model}); "
+                "nothing was sent: raise --max-cost (or lower --max-tokens)"
+            )
+
+
+def call_estimate(prices: Prices, cfg: OracleConfig, job: OracleJob, batch: bool = False) -> float:
+    """What ``--max-cost`` reserves for one request: the prompt at 3 chars/token plus the full answer cap."""
+    return prices.cost(job.est_prompt_tokens, cfg.max_answer_tokens, batch=batch)
 
 
 def base_record(job: OracleJob, spec: FilterSpec, cfg: OracleConfig, system_prompt_sha: str, mode: str) -> dict:
@@ -178,7 +218,7 @@ class OracleScorer:
         return judge(c, self.spec)
 
     def estimate_cost(self, job: OracleJob) -> float:
-        return self.prices.cost(job.est_prompt_tokens, self.cfg.max_answer_tokens)
+        return call_estimate(self.prices, self.cfg, job)
 
     async def _score(self, job: OracleJob, prior_invalid: int) -> None:
         attempt = prior_invalid
@@ -193,6 +233,7 @@ class OracleScorer:
                 continue  # counted as not_scored above
             est_tokens = job.est_prompt_tokens + self.cfg.max_answer_tokens
             await self.limiter.acquire(est_tokens)
+            self.stats.reasks += attempt > 0
             record = self.base_record(job)
             try:
                 c = await self.client.complete(job.messages)
@@ -200,6 +241,7 @@ class OracleScorer:
                 self.budget.settle(estimate, 0.0)
                 self.limiter.settle(est_tokens, 0)
                 self.stats.errors += 1
+                self.stats.last_error = e.message
                 self.stats.http_retries += e.retries
                 await self._append(
                     {**record, "status": "error", "error_type": e.kind, "error": e.message, "cost_usd": 0.0}
@@ -245,7 +287,7 @@ class OracleScorer:
                 for _ in range(min(self.cfg.concurrency, len(queue)) or 0):
                     tg.create_task(worker())
         except* DistilleryError as eg:
-            raise eg.exceptions[0] from None
+            raise OracleStopped(str(eg.exceptions[0]), self.stats) from None
         finally:
             self._writer.shutdown(wait=True)
             self.stats.elapsed_s = time.monotonic() - t0

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from distillery.data.records import read_records, write_jsonl
+from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
 from distillery.oracle.config import OracleConfig, Prices
 from distillery.oracle.options import OracleOptions
@@ -35,16 +36,19 @@ def rescore(
     articles = write_jsonl(
         folder / "articles.jsonl", [{k: r[k] for k in ("id", "title", "content", "language")} for r in records]
     )
-    score(
-        ScoreOptions(
-            filter=filter_ref,
-            filters_dir=filters_dir,
-            inputs=[str(articles)],
-            out=str(folder),
-            oracle=oracle,
-            quiet=True,
+    try:
+        score(
+            ScoreOptions(
+                filter=filter_ref,
+                filters_dir=filters_dir,
+                inputs=[str(articles)],
+                out=str(folder),
+                oracle=oracle,
+                quiet=True,
+            )
         )
-    )
+    except DistilleryError as e:  # the generated articles are in the ledger: a re-run does not pay for them again
+        raise DistilleryError(f"--rescore (the generated articles are kept in the ledger): {e}") from None
     summary = json.loads((folder / "summary.json").read_text())
     scored = {r["id"]: r for r in read_records([folder / "labelled.jsonl"], spec).records}
     blocked = {r["id"]: r["prefilter_reason"] for r in read_records([folder / "blocked.jsonl"]).records}
@@ -157,8 +161,9 @@ def print_report(report: dict, console_out: bool = True) -> None:
         )
     if run["stopped"]:
         console.print(
-            f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not written. "
-            "Re-run the same command to continue (answers in the ledger are free).[/yellow]"
+            f"[yellow]stopped early: {run['stopped']}; {run['not_scored']} article(s) not written."
+            + ("" if report["error"] else " Re-run the same command to continue (answers in the ledger are free).")
+            + "[/yellow]"
         )
     if g["failed_records"]:
         console.print(

@@ -37,7 +37,6 @@ Files for ``--out synth.jsonl``:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -55,7 +54,7 @@ from distillery.oracle.options import OracleOptions
 from distillery.oracle.parsing import InvalidAnswer
 from distillery.oracle.plan import plan_jobs
 from distillery.oracle.run import failed_record
-from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, RunStats
+from distillery.oracle.scorer import Budget, OracleJob, OracleScorer, OracleStopped, RunStats
 from distillery.oracle.synth_prompt import (  # noqa: F401 - the synthesize API, re-exported
     KEY_SUFFIX,
     MARKER,
@@ -77,6 +76,7 @@ from distillery.oracle.synth_prompt import (  # noqa: F401 - the synthesize API,
     tier_range,
 )
 from distillery.oracle.synth_report import dry_run, print_report, rescore
+from distillery.runtime.atomic import write_json
 
 
 @dataclass
@@ -239,11 +239,13 @@ def synthesize(opts: SynthOptions) -> int:
             highlight=False,
         )
         budget = Budget(o.max_cost)
-        stats = (
-            asyncio.run(_generate(spec, cfg, prices, ledger, pending, budget, console, opts.quiet))
-            if pending
-            else RunStats()
-        )
+        budget.check_one_call(prices, cfg, [j for j, _ in pending])
+        stats, error = RunStats(), None
+        if pending:
+            try:
+                stats = asyncio.run(_generate(spec, cfg, prices, ledger, pending, budget, console, opts.quiet))
+            except OracleStopped as e:  # what was paid for before is in the ledger: write it out, then fail
+                stats, error = e.stats, str(e)
         records, failed = [], []
         for job in jobs:
             st = ledger.state(job.key)
@@ -278,7 +280,7 @@ def synthesize(opts: SynthOptions) -> int:
         "consistency": None,
     }
     write_jsonl(paths["failed"], failed)
-    if opts.rescore and records:
+    if opts.rescore and records and not error:
         remaining = None if o.max_cost is None else max(0.0, o.max_cost - stats.cost_usd)
         records, report["rescore"], report["consistency"] = rescore(
             spec,
@@ -296,10 +298,30 @@ def synthesize(opts: SynthOptions) -> int:
     report["ledger_cost_usd_total"] = round(ledger_cost, 6)
     report["records"] = len(records)
     report["files"] = {k: str(v) for k, v in paths.items() if k != "rescore" or opts.rescore}
-    paths["report"].parent.mkdir(parents=True, exist_ok=True)
-    paths["report"].write_text(json.dumps(report, indent=2) + "\n")
+    report["error"] = error or (None if records else nothing_written(report, stats, failed, cfg))
+    write_json(paths["report"], report)
     print_report(report, console_out=not opts.quiet)
+    if report["error"]:
+        raise DistilleryError(report["error"])
     return 0
+
+
+def nothing_written(report: dict, stats: RunStats, failed: list[dict], cfg: OracleConfig) -> str:
+    """The one error line of a run that produced none of the articles asked for, and why."""
+    asked = report["generation"]["requested"]
+    if unanswered := stats.unanswered(cfg.endpoint):
+        why = unanswered
+    elif failed:
+        last = failed[-1]
+        why = (
+            f"{len(failed)} target(s) without a valid article (last: {last['error_type']}: "
+            f"{str(last['error'])[:120]}), see {report['files']['failed']}"
+        )
+    elif report["rescore"]:
+        why = f"none of the generated articles was re-scored, see {report['rescore']['folder']}"
+    else:
+        why = f"nothing was written ({report['generation']['run']['stopped'] or 'no request was answered'})"
+    return f"synthesize wrote none of the {asked} article(s) asked for: {why}"
 
 
 def _console(quiet: bool):

@@ -24,6 +24,7 @@ from distillery.data.dedupe import content_hash, fingerprint, split_groups
 from distillery.data.records import read_records, write_jsonl
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec
+from distillery.runtime.atomic import write_json
 
 HOLDOUT = "holdout.jsonl"
 HOLDOUT_META = "holdout.json"
@@ -75,7 +76,7 @@ def write_holdout(out: Path, records: Sequence[dict], spec: FilterSpec, seed: in
         "fingerprint": fingerprint(records),
         "never_read_by": "training (data=jsonl reads train/val/test.jsonl only), calibrate, tune-hybrid, active-learn",
     }
-    (Path(out) / HOLDOUT_META).write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(Path(out) / HOLDOUT_META, meta)
     return meta
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from distillery.release.bootstrap import Interval
+from distillery.runtime.atomic import write_json
 
 GATE_JSON = "gate.json"
 GATE_REPORT = "report.md"
@@ -54,7 +54,7 @@ HEADER = ["metric", "candidate", "baseline", "delta [CI]", "tolerance", "verdict
 
 def write_outputs(res: dict[str, Any], out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
-    (out / GATE_JSON).write_text(json.dumps(_plain(res), indent=2, allow_nan=False) + "\n")
+    write_json(out / GATE_JSON, _plain(res))
     verdict = "PASS" if res["passed"] else f"FAIL ({', '.join(res['failing'])})"
     lines = [
         f"# Release gate: {verdict}",

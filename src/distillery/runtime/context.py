@@ -66,6 +66,15 @@ class ContextStrategy:
         title = (article.get("title") or "").strip()
         return f"{title}\n\n{article['content']}" if title else article["content"]
 
+    @staticmethod
+    def content_ids(texts: list[str], tokenizer: Any) -> list[list[int]]:
+        """Each text's content token ids (no special tokens, never truncated: the strategy cuts).
+
+        ``verbose=False``: transformers otherwise logs "Token indices sequence length is longer than
+        the specified maximum ... indexing errors" for any article longer than the model, which is
+        harmless here since no view the model sees exceeds ``max_tokens``."""
+        return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+
     def budget(self, n_special: int) -> int:
         """Content tokens one view holds (``max_tokens`` minus the special tokens)."""
         return self.max_tokens - n_special
@@ -131,6 +140,6 @@ class ContextStrategy:
 
     def encode(self, texts: list[str], tokenizer: Any) -> tuple[list[list[int]], list[int]]:
         """Views for a batch of texts, and for each view the index of its text."""
-        all_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        all_ids = self.content_ids(texts, tokenizer)
         prefix, suffix = special_tokens(tokenizer)
         return self.encode_ids(all_ids, prefix, suffix, self.separator_ids(tokenizer))

@@ -1,12 +1,13 @@
 """A fitted artifact kept as one JSON file (calibration.json, confidence.json): ``to_dict`` /
-``from_dict`` on the class, ``save`` (atomic: a temp file renamed into place) and ``load`` here."""
+``from_dict`` on the class, ``save`` (strict JSON, atomic: runtime/atomic.py) and ``load`` here."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from distillery.runtime.atomic import write_json
 
 
 class JsonFile:
@@ -18,11 +19,7 @@ class JsonFile:
         raise NotImplementedError
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Any:

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from distillery.runtime.atomic import write_json
+
 MANIFEST = "manifest.json"
 
 
@@ -107,11 +109,7 @@ def write_manifest(root: Path, manifest: dict[str, Any], with_hashes: bool = Tru
     root = Path(root)
     if with_hashes:
         manifest = {**manifest, "files": hash_files(root)}
-    path = root / MANIFEST
-    tmp = root / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    tmp.replace(path)
-    return path
+    return write_json(root / MANIFEST, manifest)
 
 
 def load_manifest(root: Path) -> dict[str, Any]:

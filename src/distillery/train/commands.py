@@ -7,6 +7,7 @@ methods (``train.method``), listed from :data:`distillery.train.recipes.RECIPES`
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 from distillery.errors import DistilleryError
@@ -52,11 +53,66 @@ def _filter_override(ref: str) -> str:
     return f"filter={ref}" if (conf_dir() / "filter" / f"{ref}.yaml").is_file() else f"filter.name={ref}"
 
 
-def run_hydra(task_fn, config_name: str, argv: list[str]) -> None:
+# options of other verbs that users carry over to train, and what train takes instead
+OPTION_HINTS = {
+    "--skip-invalid": "data.skip_invalid=true",
+    "--data": "data=jsonl data.path=FILE",
+    "--out": "paths.output_dir=DIR",
+    "--seed": "seed=N",
+}
+
+
+def check_hydra_args(argv: list[str], prog: str) -> None:
+    """Check ``argv`` the way Hydra will, before Hydra does: its usage and errors then name
+    ``prog`` (``distillery train``), not ``__main__.py``, an unknown ``--option`` is one error line
+    saying what works instead, and an override that does not parse is named."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = get_args_parser()
+    parser.prog = prog  # argparse errors (e.g. --cfg nonsense) print "usage: distillery train ..." and exit 2
+    args, unknown = parser.parse_known_args(argv)
+    options = [u for u in unknown if u.startswith("-")]
+    if options:
+        hints = [
+            f"{o.split('=')[0]} -> {OPTION_HINTS[o.split('=')[0]]}" for o in options if o.split("=")[0] in OPTION_HINTS
+        ]
+        raise DistilleryError(
+            f"{prog}: unrecognized option(s) {' '.join(options)}: it takes Hydra overrides key=value"
+            + (f" ({'; '.join(hints)})" if hints else "")
+            + f"; see `{prog} --help`"
+        )
+    if unknown:  # overrides on both sides of an option: Hydra takes one unbroken run of them
+        raise DistilleryError(
+            f"{prog}: override(s) {' '.join(unknown)} come after an option that follows other overrides: give "
+            f"the options first, then all overrides (e.g. `{prog} -m experiment=smoke seed=0,1`)"
+        )
+    launchers = {o.partition("=")[2] for o in args.overrides if o.startswith("hydra/launcher=")}
+    if "slurm" in launchers and importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+        raise DistilleryError(
+            'hydra/launcher=slurm needs the hydra-submitit-launcher plugin: pip install "distillery[sweeps]"'
+        )
+    parse = OverridesParser.create()
+    for o in args.overrides:
+        try:
+            parse.parse_overrides([o])
+        except OverrideParseException as e:
+            why = str(e).strip().splitlines()
+            raise DistilleryError(
+                f"{prog}: cannot parse override {o!r}"
+                + (f" ({why[1].strip()})" if len(why) > 1 else "")
+                + ": overrides are key=value, e.g. data.path=labelled/"
+            ) from None
+
+
+def run_hydra(task_fn, config_name: str, argv: list[str], prog: str | None = None) -> None:
     """Run ``task_fn`` as a Hydra app over the shipped config tree with ``argv`` as its arguments.
 
-    ``sys.argv[0]`` becomes ``distillery/train/__main__.py`` so that launchers which re-execute
-    the script (Lightning DDP) start the same job.
+    ``argv`` is checked first (:func:`check_hydra_args`; ``prog`` defaults to ``distillery train``
+    for the train config, ``distillery sweep`` for a sweep's). ``sys.argv[0]`` becomes
+    ``distillery/train/__main__.py`` so that launchers which re-execute the script (Lightning DDP)
+    start the same job.
     """
     from pathlib import Path
 
@@ -64,6 +120,7 @@ def run_hydra(task_fn, config_name: str, argv: list[str]) -> None:
 
     from distillery.config import register_resolvers
 
+    check_hydra_args(argv, prog or ("distillery train" if config_name == "train" else "distillery sweep"))
     register_resolvers()
     saved = sys.argv
     sys.argv = [str(Path(__file__).with_name("__main__.py")), *argv]

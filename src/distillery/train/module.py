@@ -40,7 +40,8 @@ class DistillModule(L.LightningModule):
 
     def _eval_step(self, stage: str, batch: dict) -> None:
         pred = self(batch["input_ids"], batch["attention_mask"])
-        self.log(f"{stage}/loss", self.loss_fn(pred, batch["labels"]), on_epoch=True, batch_size=len(pred))
+        loss = self.loss_fn(pred, batch["labels"])
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=len(pred), sync_dist=True)  # all ranks' mean
         self._outputs.setdefault(stage, []).append(
             (pred.detach().float().cpu(), batch["labels"].cpu(), batch["article"].cpu())
         )
@@ -71,6 +72,8 @@ class DistillModule(L.LightningModule):
                 }
             )
             h = self.history[-1]
+            if not self.trainer.is_global_zero:  # every rank holds the same (gathered) numbers: rank 0 says them
+                return
             log.info(
                 "epoch %d/%d: train loss %.4f | val loss %.4f | val MAE %.4f | val Spearman %.3f",
                 h["epoch"] + 1,
@@ -102,8 +105,14 @@ class DistillModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         from transformers import get_scheduler
 
-        params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=float(self.optim.lr), weight_decay=float(self.optim.weight_decay))
+        lr = float(self.optim.lr)
+        head_lr = self.optim.get("head_lr") if hasattr(self.optim, "get") else getattr(self.optim, "head_lr", None)
+        head, body = [], []
+        for name, p in self.named_parameters():
+            if p.requires_grad:
+                (head if ".head." in f".{name}" else body).append(p)
+        groups = [{"params": body, "lr": lr}, {"params": head, "lr": float(head_lr) if head_lr else lr}]
+        opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, weight_decay=float(self.optim.weight_decay))
         total = int(self.trainer.estimated_stepping_batches)
         sched = get_scheduler(
             str(self.optim.scheduler),

@@ -52,17 +52,96 @@ def is_ddp_child() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
 
 
-def quiet_libraries() -> None:
-    """Keep the console for our own lines: library chatter goes to the run's log file only."""
+#: Framework warnings known to be harmless in distillery's use of Lightning (message regexes), filtered
+#: around the calls that raise them (:func:`harmless_framework_warnings`), never process-wide.
+HARMLESS_FRAMEWORK_WARNINGS = (
+    r".*does not have many workers.*",  # the datasets are tokenized, in memory: workers would only copy
+    r".*treespec.*",  # torch.utils._pytree's deprecation, raised inside Lightning
+    r".*litlogger.*",  # Lightning's advert for its hosted logger
+    r"The number of training batches \(\d+\) is smaller than the logging interval",  # we log per epoch
+    # DDP: per-article metrics are all-gathered (DistillModule._article_eval), so every rank logs the same;
+    # the losses are rank-local shard means, logged for information only (checkpoints follow val/mae)
+    r"It is recommended to use `self\.log\('(train|val|test)/.*sync_dist=True",
+    # DDP: the sampler's padding duplicates are averaged away per article id (aggregate_views)
+    r"Using `DistributedSampler` with the dataloaders\. During `trainer\.(validate|test)\(\)`",
+    # DDP: Lightning's all_gather calls torch's deprecated functional all_gather (torch 2.13)
+    r"torch\.distributed\.nn\.functional\.all_gather is deprecated",
+)
+
+
+@contextmanager
+def harmless_framework_warnings() -> Iterator[None]:
+    """``with harmless_framework_warnings():`` around Trainer calls: :data:`HARMLESS_FRAMEWORK_WARNINGS` hidden."""
     import warnings
 
-    for category in (FutureWarning, DeprecationWarning):
-        warnings.filterwarnings("ignore", category=category)
-    warnings.filterwarnings("ignore", message=r".*(treespec|num_workers|does not have many workers|litlogger).*")
+    with warnings.catch_warnings():
+        for pattern in HARMLESS_FRAMEWORK_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        yield
+
+
+def quiet_libraries() -> None:
+    """Keep the console for our own lines: Lightning's info chatter goes to the run's log file only."""
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).propagate = True
         logging.getLogger(name).handlers.clear()
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+
+
+# ---- precision / accelerator ------------------------------------------------------------------
+FULL_PRECISIONS = ("32-true", "32", "64-true", "64", 32, 64)
+
+
+def command_line_keys() -> set[str]:
+    """Config keys the user set on the command line (Hydra's task overrides), e.g. ``{"trainer.precision"}``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    return {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
+
+
+def resolve_precision(trainer: Any, gpu: bool, explicit: bool) -> tuple[Any, str | None]:
+    """(precision to train in, the line saying why when it is not the config's).
+
+    Reduced precision (``trainer=gpu|ddp|fsdp``'s bf16-mixed) on the CPU runs slower and trains worse
+    (bf16 autocast on CPU), so a run on the CPU -- ``accelerator=cpu``, or ``auto`` without a GPU --
+    uses 32-true unless the user set ``trainer.precision`` explicitly (``explicit``)."""
+    precision = trainer.get("precision", "32-true")
+    accelerator = str(trainer.get("accelerator", "cpu"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not gpu)
+    if explicit or not on_cpu or precision in FULL_PRECISIONS:
+        return precision, None
+    return "32-true", (
+        f"trainer.precision {precision} -> 32-true: training on the CPU, where reduced precision is slower and "
+        f"less accurate (set trainer.precision={precision} to keep it)"
+    )
+
+
+def gpu_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+
+
+def settle_precision(cfg: DictConfig, announce: bool = True) -> None:
+    """:func:`resolve_precision` for this machine, written into ``cfg.trainer`` (so config.yaml records
+    what ran); ``announce``: log the one line when the precision changes."""
+    precision, why = resolve_precision(cfg.trainer, gpu_available(), "trainer.precision" in command_line_keys())
+    if why:
+        cfg.trainer.precision = precision
+        if announce:
+            log.info(why)
+
+
+def check_accelerator(trainer: Any) -> None:
+    """A GPU accelerator on a machine without one: one clear line, not Lightning's MisconfigurationException."""
+    accelerator = str(trainer.get("accelerator", "cpu"))
+    if accelerator in ("gpu", "cuda", "mps") and not gpu_available():
+        raise DistilleryError(
+            f"trainer.accelerator={accelerator}: no GPU is visible to torch on this machine; train on "
+            "the CPU with trainer=cpu, or DDP on CPU with trainer=ddp trainer.accelerator=cpu trainer.devices=2"
+        )
 
 
 # ---- start ------------------------------------------------------------------------------------
@@ -72,6 +151,7 @@ def start_run(cfg: DictConfig, run_dir: Path) -> tuple[int, dict, bool]:
 
     quiet_libraries()
     child = is_ddp_child()
+    settle_precision(cfg, announce=not child)
     if cfg.seed is not None:
         seed = int(cfg.seed)
     elif child:  # a DDP worker re-executed by Lightning: use the seed rank 0 drew
@@ -168,14 +248,16 @@ def build_trainer(cfg: DictConfig, run_dir: Path, logger: Any, monitor: str | No
     """``L.Trainer(**cfg.trainer)`` with the run's logger, :func:`build_callbacks` and the run dir."""
     import lightning as L
 
+    check_accelerator(cfg.trainer)
     callbacks, show_bar = build_callbacks(cfg, run_dir, monitor)
-    return L.Trainer(
-        **to_container(cfg.trainer),
-        logger=logger,
-        callbacks=callbacks,
-        default_root_dir=str(run_dir),
-        enable_progress_bar=show_bar,
-    )
+    with harmless_framework_warnings():
+        return L.Trainer(
+            **to_container(cfg.trainer),
+            logger=logger,
+            callbacks=callbacks,
+            default_root_dir=str(run_dir),
+            enable_progress_bar=show_bar,
+        )
 
 
 # ---- fit -> best -> validate -> test ----------------------------------------------------------
@@ -190,18 +272,19 @@ def fit_best_and_evaluate(
     # from_pretrained returns modules in eval mode and Lightning keeps each module's mode:
     # without this, dropout (the backbone's and model.lora.dropout) would silently stay off
     module.train()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    train_s = time.time() - t0
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:
-        state = torch.load(best, map_location="cpu", weights_only=False)
-        module.load_state_dict(state["state_dict"], strict=False)
-    t_val = time.perf_counter()
-    trainer.validate(module, datamodule=datamodule, verbose=False)
-    # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
-    inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, n_val)
-    if has_test:
-        trainer.test(module, datamodule=datamodule, verbose=False)
+    with harmless_framework_warnings():
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        train_s = time.time() - t0
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=False)
+            module.load_state_dict(state["state_dict"], strict=False)
+        t_val = time.perf_counter()
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        # batched (eval_batch_size), length-sorted PyTorch inference on this machine, all views included
+        inference_ms = 1000 * (time.perf_counter() - t_val) / max(1, n_val)
+        if has_test:
+            trainer.test(module, datamodule=datamodule, verbose=False)
     return {
         "best_checkpoint": best,
         "epochs": module.current_epoch,

@@ -9,9 +9,13 @@ name and tags. In a multirun (``-m`` or ``distillery sweep``) the group is
 
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hydra.experimental.callback import Callback
 
 from distillery.evaluate.compare import variant_of
 
@@ -67,3 +71,19 @@ def identity_for(cfg: Any, run_dir: Path, seed: int) -> RunIdentity:
 
 def _tags(tags: list[str], extra: list[str]) -> list[str]:
     return list(dict.fromkeys(str(t)[:_TAG_MAX] for t in [*tags, *extra]))
+
+
+class SlurmCheck(Callback):
+    """Hydra callback that ``hydra/launcher=slurm`` adds (conf/hydra/launcher/slurm.yaml): off a SLURM
+    cluster a multirun stops with one error line before any job is submitted, not submitit's traceback."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+        if missing:
+            print(
+                f"error: hydra/launcher=slurm submits each job to SLURM, but {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not on PATH: this is not a SLURM cluster node; run the "
+                "sweep on the cluster's login node, or without hydra/launcher=slurm to run its jobs here",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)

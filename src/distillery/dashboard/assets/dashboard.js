@@ -15,7 +15,7 @@
     mae_vs_baseline: { label: 'MAE / mean-baseline MAE', perDim: false },
   };
   const state = { filter: D.filters[0] || NO_FILTER, dim: 'overall', split: 'val', metric: 'mae',
-    student: null, sweep: null, export: null, kind: 'all' };
+    student: null, sweep: null, export: null, score: null, kind: 'all' };
 
   // ---- helpers ---------------------------------------------------------------------------------
   const isNum = (x) => typeof x === 'number' && isFinite(x);
@@ -117,6 +117,7 @@
     const on = (id, key) => $(id).addEventListener('change', (e) => { state[key] = e.target.value; render(); });
     on('select-filter', 'filter'); on('select-dim', 'dim'); on('select-split', 'split'); on('select-metric', 'metric');
     on('select-student', 'student'); on('select-sweep', 'sweep'); on('select-export', 'export'); on('select-kind', 'kind');
+    on('select-score', 'score');
   }
   function syncFilterControls() {
     state.dim = fillSelect('select-dim', [['overall', 'overall (all dimensions)']].concat(dimsOf(state.filter).map((d) => [d, dimLabel(d)])), state.dim);
@@ -243,8 +244,11 @@
 
   // ---- prefilter -------------------------------------------------------------------------------
   function renderPrefilter() {
-    const scores = filterRuns('score').filter((r) => r.prefilter && r.prefilter.articles).sort(byStarted);
-    const r = scores.length ? scores[scores.length - 1] : null;
+    const scores = filterRuns('score').filter((r) => r.prefilter && r.prefilter.articles).sort(byStarted).reverse();
+    const audited = (x) => Object.values(x.prefilter.audit_blocked || {}).reduce((n, a) => n + (a.audited || 0), 0);
+    state.score = fillSelect('select-score', scores.map((x) => [x.path, x.name + ' · ' + shortTime(x.started) + ' · '
+      + x.prefilter.articles + ' articles · ' + (audited(x) ? audited(x) + ' blocked audited' : 'no audit')]), state.score);
+    const r = scores.find((x) => x.path === state.score) || null;
     if (!r) {
       plot('chart-prefilter', [], {}, 'No distillery score runs for ' + state.filter + '.');
       table('table-prefilter', [], []);
@@ -299,10 +303,10 @@
     D.costs.slice().reverse().map((c) => [c.month, c.filter === state.filter ? { text: c.filter, cls: 'status-ok' } : c.filter, c.model, c.requests, c.ok,
       c.invalid, c.error, { text: c.prompt_tokens.toLocaleString('en') }, { text: c.completion_tokens.toLocaleString('en') },
       { text: '$' + c.cost_usd.toFixed(4) }, { text: fmt(c.requests ? c.latency_s / c.requests : null, 2) }]));
-    const scores = D.runs.filter((r) => r.kind === 'score').sort(byStarted).reverse();
-    table('table-throughput', ['score run (latest invocation)', 'filter', 'oracle', 'last run', { label: 'articles', num: true },
+    const scores = D.runs.filter((r) => r.kind === 'score' || r.kind === 'synthesize').sort(byStarted).reverse();
+    table('table-throughput', ['oracle run (latest invocation)', 'filter', 'oracle', 'last run', { label: 'articles', num: true },
       { label: 'scored now', num: true }, { label: 'tokens in / out', num: true }, { label: 'USD', num: true }, { label: 'articles/s', num: true }, 'status'],
-    scores.map((r) => [link(r.name, r.href), r.filter, r.model || '–', shortTime(r.started), (r.counts || {}).articles,
+    scores.map((r) => [link((r.kind === 'synthesize' ? 'synthesize: ' : '') + r.name, r.href), r.filter, r.model || '–', shortTime(r.started), (r.counts || {}).articles,
       (r.run || {}).scored, { text: fmt((r.run || {}).prompt_tokens) + ' / ' + fmt((r.run || {}).completion_tokens) },
       { text: isNum((r.run || {}).cost_usd) ? '$' + r.run.cost_usd.toFixed(4) : '–' }, { text: fmt(r.articles_per_s, 1) }, statusCell(r.status)]));
   }
@@ -310,7 +314,8 @@
   // ---- sweeps ----------------------------------------------------------------------------------
   function renderSweeps() {
     const sweeps = filterRuns('sweep').sort(byStarted).reverse();
-    state.sweep = fillSelect('select-sweep', sweeps.map((s) => [s.path, (s.sweep_name || s.name) + ' · ' + shortTime(s.started) + ' · ' + s.jobs.length + ' jobs']), state.sweep);
+    state.sweep = fillSelect('select-sweep', sweeps.map((s) => [s.path, (s.sweep_name || s.name) + ' · ' + shortTime(s.started) + ' · '
+      + (s.jobs.length ? s.jobs.length + ' jobs' : s.status === 'failed' ? 'launch failed' : 'starting')]), state.sweep);
     const s = sweeps.find((x) => x.path === state.sweep);
     const files = $('sweep-files');
     files.replaceChildren();
@@ -320,6 +325,7 @@
       return;
     }
     files.append(link('sweep dir', s.href), ' ');
+    if (s.error) files.append(el('span', { cls: 'err', text: s.status + ': ' + s.error }), ' ');
     for (const [k, h] of Object.entries(s.files || {})) files.append(' · ', link(k.replace('compare_', 'compare.'), h));
     const byPath = Object.fromEntries(D.runs.filter((r) => r.kind === 'train').map((r) => [r.path, r]));
     const split = state.split;
@@ -334,7 +340,7 @@
       y: ok.map((x) => x.r.metrics[split][state.dim + '/mae']), marker: { color: '#e8710a' } });
     plot('chart-sweep', traces, {
       barmode: 'group', yaxis: { title: { text: 'MAE' }, rangemode: 'tozero' }, xaxis: { type: 'category' },
-    }, 'No finished jobs in this sweep yet.', (s.sweep_name || s.name) + ' · ' + split + ' MAE per job (grey: baseline)');
+    }, s.error ? 'This sweep ' + s.status + ': ' + s.error : 'No finished jobs in this sweep yet.', (s.sweep_name || s.name) + ' · ' + split + ' MAE per job (grey: baseline)');
     const dims = dimsOf(state.filter);
     const headers = ['#', 'variant', 'status', { label: 'val MAE', num: true }, { label: 'Δ vs baseline', num: true },
       { label: 'test MAE', num: true }, { label: 'Spearman', num: true }, { label: 'tier acc.', num: true }]
@@ -370,14 +376,22 @@
     }, e ? 'This export has no benchmark.json yet (run distillery benchmark).' : 'No exports for ' + state.filter + ' (give the exports folder with --scan).',
     e ? e.name + ' · CPU ms per article' + (e.benchmark && e.benchmark.threads ? ' (' + e.benchmark.threads + ' threads)' : '') : '');
     const mb = (b) => (isNum(b) ? (b / 1e6).toFixed(1) + ' MB' : '–');
-    table('table-export', ['export', 'source run', 'model', 'context', 'status', { label: 'FP32 max |Δ| (tol)', num: true },
+    const hybridCell = (x) => {
+      const h = x.hybrid;
+      if (x.part_of) return 'part of ' + x.part_of + ' (' + x.stage + ')';
+      if (!h) return '–';
+      return 'hybrid: threshold ' + fmt(h.threshold, 2) + ' · skips ' + pct(h.skip_rate) + ' · FN ' + pct(h.fn_rate, 2)
+        + ' (target ' + pct(h.fn_target, 2) + ')' + (isNum(h.speedup) ? ' · ' + h.speedup.toFixed(2) + '×' : '');
+    };
+    const listed = exps.flatMap((x) => [x].concat((x.stages || []).map((st) => Object.assign({}, st, { part_of: x.name }))));
+    table('table-export', ['export', 'hybrid / part', 'source run', 'model', 'context', 'status', { label: 'FP32 max |Δ| (tol)', num: true },
       { label: 'tokenizer mismatches', num: true }, 'INT8 config', { label: 'INT8 MAE change (tol)', num: true },
       { label: 'tier agreement', num: true }, { label: 'min Spearman vs FP32', num: true }, { label: 'FP32 / INT8 size', num: true },
       { label: 'best INT8 speed-up', num: true }, 'error'],
-    exps.map((x) => {
+    listed.map((x) => {
       const p = x.parity || {};
       const sp = ((x.benchmark && x.benchmark.rows) || []).filter((r) => r.backend === 'onnx-int8' && isNum(r.speedup_vs_pytorch)).map((r) => r.speedup_vs_pytorch);
-      return [link(x.name, x.href), x.source_run ? link(x.source_run.split('/').pop(), x.source_href) : '–', x.model || '–',
+      return [link((x.part_of ? '↳ ' : '') + x.name, x.href), hybridCell(x), x.source_run ? link(x.source_run.split('/').pop(), x.source_href) : '–', x.model || '–',
         (x.context_strategy || '–') + (x.max_tokens ? ' ' + x.max_tokens : ''), statusCell(x.status),
         { text: (isNum(p.fp32_max_abs_diff) ? p.fp32_max_abs_diff.toExponential(1) : '–') + ' (' + fmt(p.fp32_atol) + ')' },
         p.tokenizer_mismatches, p.int8_config || '–',
