@@ -184,3 +184,15 @@ class RunDir:
         """The resolved config as plain data: ``config.yaml``, else Hydra's ``.hydra/config.yaml``
         (a run still starting, or a sweep job), else {}."""
         return self.read_yaml(self.CONFIG) or self.read_yaml(f"{self.hydra_dir.name}/{self.CONFIG}") or {}
+
+
+class CheckpointFiles:
+    """The files and folders inside a checkpoint dir (see the module docstring)."""
+
+    META = RunDir.CHECKPOINT_META
+    FILTER = RunDir.FILTER
+    HEAD = "head.safetensors"
+    ADAPTER = "adapter"
+    BACKBONE = "backbone"
+    TOKENIZER = "tokenizer"
+    HEADS = RunDir.HEADS

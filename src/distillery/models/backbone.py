@@ -132,7 +132,8 @@ def _load_backbone(cfg: Any) -> Loaded:
     if source == "model2vec":  # static-embedding student (models/static.py)
         from distillery.models.static import load_static_backbone
 
-        return load_static_backbone(path, _get(cfg, "pca_dims", 256))
+        backbone, tok, normalize, folder = load_static_backbone(path, _get(cfg, "pca_dims", 256))
+        return Loaded(backbone, tok, f"model2vec:{folder}", False, pooling="mean", normalize=normalize)
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not _is_hub_id(path)

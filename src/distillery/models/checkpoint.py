@@ -24,23 +24,11 @@ from typing import Any
 
 from distillery.errors import DistilleryError
 from distillery.filters.spec import FilterSpec, parse_spec
-from distillery.rundir import RunDir
+from distillery.rundir import CheckpointFiles, RunDir
 from distillery.runtime.atomic import atomic_dir, write_json
 from distillery.runtime.context import ContextStrategy
 
 META = RunDir.CHECKPOINT_META
-
-
-class CheckpointFiles:
-    """The files and folders inside a checkpoint dir (see the module docstring)."""
-
-    META = RunDir.CHECKPOINT_META
-    FILTER = RunDir.FILTER
-    HEAD = "head.safetensors"
-    ADAPTER = "adapter"
-    BACKBONE = "backbone"
-    TOKENIZER = "tokenizer"
-    HEADS = RunDir.HEADS
 
 
 @dataclass

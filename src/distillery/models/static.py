@@ -47,8 +47,7 @@ def is_static_model(path: str | Path) -> bool:
 
 def _encoder_folder(path: str | Path) -> Path:
     """The HF model folder inside ``path``: itself, or a run dir's / checkpoint's ``backbone/``."""
-    from distillery.models.checkpoint import CheckpointFiles
-    from distillery.rundir import RunDir
+    from distillery.rundir import CheckpointFiles, RunDir
 
     p = Path(path).expanduser()
     if not p.is_dir():
@@ -61,7 +60,7 @@ def _encoder_folder(path: str | Path) -> Path:
 
 def _tokenizer_folder(encoder: Path) -> Path:
     """Where ``encoder``'s tokenizer lives: in it, or beside it (a checkpoint's ``tokenizer/``)."""
-    from distillery.models.checkpoint import CheckpointFiles
+    from distillery.rundir import CheckpointFiles
 
     for cand in (encoder, encoder.parent / CheckpointFiles.TOKENIZER):
         if (cand / "tokenizer.json").is_file() or (cand / "tokenizer_config.json").is_file():
@@ -150,11 +149,9 @@ def load_static(folder: Path) -> tuple[StaticBackbone, Any, bool]:
     return StaticBackbone(torch.from_numpy(np.ascontiguousarray(vectors))), static_tokenizer(folder), bool(m.normalize)
 
 
-def load_static_backbone(path: str, pca_dims: int | None = 256) -> Any:
+def load_static_backbone(path: str, pca_dims: int | None = 256) -> tuple[Any, Any, bool, Path]:
     """``load_backbone``'s ``source: model2vec``: distil ``path`` (cached) or use it if it already
-    is a model2vec folder; a ``Loaded`` with mean pooling and model2vec's normalisation."""
-    from distillery.models.backbone import Loaded
-
+    is a model2vec folder; (backbone, tokenizer, normalize, folder), pooled by mean."""
     folder = Path(path).expanduser() if is_static_model(Path(path).expanduser()) else distill_static(path, pca_dims)
     backbone, tok, normalize = load_static(folder)
-    return Loaded(backbone, tok, f"model2vec:{folder}", False, pooling="mean", normalize=normalize)
+    return backbone, tok, normalize, folder
