@@ -155,7 +155,7 @@ def tiny_export(tiny_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("export") / "uplifting_v6"
     with one_torch_thread():
-        export_run(tiny_run, out, threads=1)
+        export_run(tiny_run, out, threads=1, backend="onnxruntime")
     return out
 
 
@@ -191,5 +191,5 @@ def probe_export(probe_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("export") / "probe"
     with one_torch_thread():
-        export_run(probe_run, out, threads=1)
+        export_run(probe_run, out, threads=1, backend="onnxruntime")
     return out

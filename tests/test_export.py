@@ -105,7 +105,7 @@ def test_gate_fails_on_a_corrupted_export(tiny_export, tiny_predictor, tmp_path,
     with pytest.raises(pipeline.GateFailed, match="verification failed"):
         pipeline.verify_export(bad, scorer=tiny_predictor.scorer)
     out = capsys.readouterr().out
-    assert "FP32 parity: max |ONNX - PyTorch|" in out and "-> FAIL" in out
+    assert "FP32 parity (fp32): max |exported - PyTorch|" in out and "-> FAIL" in out
     assert "model.fp32.onnx: SHA-256 differs" in out
     line = next(x for x in out.splitlines() if x.startswith("FP32 parity"))
     assert float(line.split("PyTorch| ")[1].split()[0]) > 1e-2  # the number is printed, and it is large

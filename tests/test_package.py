@@ -139,27 +139,16 @@ def test_packaged_scorer_scores_identically_without_torch(wheel, articles, tiny_
     assert set(got["batch"][0]) >= {"scores", "weighted_average", "tier", "confidence", "passed_prefilter"}
 
 
-def _wheelhouse() -> Path:
-    """The scorer's dependencies as wheels (pip download from the configured index, cached)."""
+def _wheelhouse(runtime: str = "onnxruntime") -> Path:
+    """The scorer's dependencies as wheels, with ``runtime`` (onnxruntime or openvino): pip download
+    from the configured index, cached."""
     from distillery.paths import cache_dir
 
     house = cache_dir() / "wheelhouse"
-    if not list(house.glob("onnxruntime-*.whl")):
+    if not list(house.glob(f"{runtime}-*.whl")):
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "-d",
-                str(house),
-                "onnxruntime",
-                "tokenizers",
-                "numpy",
-                "pyyaml",
-                "pydantic",
-            ],
+            [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), runtime]
+            + ["tokenizers", "numpy", "pyyaml", "pydantic"],
             check=True,
             timeout=600,
         )

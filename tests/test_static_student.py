@@ -126,7 +126,9 @@ def test_package_builds_a_wheel_that_scores_like_the_export(static_export, tmp_p
     wheel = next((tmp_path / "dist").glob("*.whl"))
     pkg = wheel.name.split("-")[0]
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    assert (tmp_path / "site" / pkg / "model" / "model.int8.onnx").is_file()
+    shipped = json.loads((static_export / "manifest.json").read_text())["models"]["int8"]
+    assert (tmp_path / "site" / pkg / "model" / shipped["file"]).is_file()  # the backend export chose
+    assert not list((tmp_path / "site" / pkg / "model").glob("*fp32*"))  # only the shipped model travels
     arts = [{"id": str(i), "title": "", "content": t * 20} for i, t in enumerate(TEXTS)]
     res = subprocess.run(
         [sys.executable, "-c", SCORE, str(tmp_path / "site"), pkg, json.dumps(arts)],

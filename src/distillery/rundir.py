@@ -28,6 +28,8 @@ PACKAGES = (
     "tokenizers",
     "wandb",
     "onnxruntime",
+    "openvino",
+    "nncf",
     "openai",
     "numpy",
 )

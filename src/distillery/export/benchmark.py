@@ -1,4 +1,8 @@
-"""``distillery benchmark``: CPU speed of PyTorch FP32 vs ONNX FP32 vs ONNX INT8 on the same inputs.
+"""``distillery benchmark``: CPU speed of PyTorch FP32 vs every exported model on the same inputs.
+
+Backends: ``pytorch`` / ``pytorch-lora`` (the checkpoint), ``onnx-fp32`` / ``onnx-int8`` (ONNX
+Runtime), ``openvino-fp32`` / ``openvino-int8`` (OpenVINO IR), each timed where the export has
+it (``auto`` exports keep every backend's gated INT8 model).
 
 Inputs per context length L: ``n`` token views of exactly L tokens (special tokens included),
 cut from real held-out articles (their content ids concatenated), so every backend sees the
@@ -89,7 +93,10 @@ def _profile_ort(scorer: Any, views: list[list[int]], model: Path) -> dict[str, 
     opts.enable_profiling = True
     opts.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
     sess = ort.InferenceSession(
-        str(model), opts, providers=["CPUExecutionProvider"], disabled_optimizers=_disabled(scorer.manifest, "int8")
+        str(model),
+        opts,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=_disabled(scorer.manifest, scorer.variant),
     )
     for _, ids, mask in length_sorted_batches(views, scorer.batch_size, scorer.pad_id):
         sess.run(["scores"], {"input_ids": ids, "attention_mask": mask})
@@ -116,13 +123,30 @@ def _top(ops: dict[str, float], top: int = 8) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in items[:top]) + f", other {rest:.1f}; total {total:.1f}"
 
 
+# benchmark backend -> the export's model variant (runtime.onnx_scorer.OnnxScorer)
+VARIANTS = {
+    "onnx-fp32": "fp32",
+    "onnx-int8": "int8-onnxruntime",
+    "openvino-fp32": "fp32-openvino",
+    "openvino-int8": "int8-openvino",
+}
+BACKENDS = ("pytorch", "pytorch-lora", *VARIANTS)
+
+
+def _has(m: dict[str, Any], variant: str) -> bool:
+    from distillery.runtime.backends import backend_of
+
+    shipped = m["models"].get("int8")
+    return variant in m["models"] or bool(shipped and variant == f"int8-{backend_of(shipped)}")
+
+
 def run_benchmark(
     export_dir: Path,
     lengths: Sequence[int] = (512, 1024, 2048),
     n: int = 16,
     batch_size: int = 8,
     threads: int = 2,
-    backends: Sequence[str] = ("pytorch", "onnx-fp32", "onnx-int8"),
+    backends: Sequence[str] = ("pytorch", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"),
     data: str | None = None,
     repeats: int = 1,
     batch_tokens: int = 8192,
@@ -135,31 +159,28 @@ def run_benchmark(
     (it is deep-copied before its LoRA is merged). ``compare``: other INT8 ONNX files of the same
     model (label -> path, e.g. an earlier export's), timed as backends ``onnx-int8:<label>``
     through the export's own scoring code."""
-    import onnxruntime as ort
     import torch
 
     from distillery.models.checkpoint import load_checkpoint
+    from distillery.runtime.backends import open_session
 
     export_dir = Path(export_dir)
     m = load_manifest(export_dir)
     torch.set_num_threads(int(threads))
+    missing = [b for b in backends if b in VARIANTS and not _has(m, VARIANTS[b])]
+    if missing:
+        print(f"not in this export (skipped): {', '.join(missing)}", flush=True)
+    backends = [b for b in backends if b not in missing]
     rt = {
-        v: OnnxScorer(export_dir, v, threads=threads, batch_size=batch_size)
-        for v in ("fp32", "int8")
-        if f"onnx-{v}" in backends
+        b: OnnxScorer(export_dir, VARIANTS[b], threads=threads, batch_size=batch_size)
+        for b in backends
+        if b in VARIANTS
     }
-    files = {v: export_dir / m["models"][v]["file"] for v in rt}
-    backends = list(backends)
+    files = {b: export_dir / r.info.models[r.variant]["file"] for b, r in rt.items()}
     for label, path in (compare or {}).items():
-        r = OnnxScorer(export_dir, "int8", threads=threads, batch_size=batch_size)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = int(threads)
-        r.session = ort.InferenceSession(
-            str(path), opts, providers=["CPUExecutionProvider"], disabled_optimizers=_disabled(m, "int8")
-        )
-        rt[f"int8:{label}"], files[f"int8:{label}"] = r, Path(path)
+        r = OnnxScorer(export_dir, "int8-onnxruntime", threads=threads, batch_size=batch_size)
+        r.session = open_session(export_dir, {**r.info.models[r.variant], "file": str(Path(path).resolve())}, threads)
+        rt[f"onnx-int8:{label}"], files[f"onnx-int8:{label}"] = r, Path(path)
         backends.append(f"onnx-int8:{label}")
     any_rt = next(iter(rt.values())) if rt else OnnxScorer(export_dir, "int8", threads=threads)
     spec = any_rt.spec
@@ -189,7 +210,7 @@ def run_benchmark(
             p.batch_size = bs
             p.run_views(views)
         else:
-            r = rt[backend.split("-", 1)[1]]
+            r = rt[backend]
             r.batch_size = bs
             r.run_views(views)
 
@@ -222,9 +243,9 @@ def run_benchmark(
             prof = profiles[str(L)] = {}
             if torch_pred is not None:
                 prof["pytorch"] = _profile_torch(torch_pred, views)
-            for v in rt:
-                if v.startswith("int8"):
-                    prof[f"onnx-{v}"] = _profile_ort(rt[v], views, files[v])
+            for b in rt:
+                if b.startswith("onnx-int8"):
+                    prof[b] = _profile_ort(rt[b], views, files[b])
     if natural:
         nat = records[: n * 4]
         for b in backends:
@@ -233,12 +254,12 @@ def run_benchmark(
                 p.batch_size = batch_size
                 fn: Callable[[], Any] = lambda p=p: p.predict(nat)
             else:  # as shipped: batch 1 for batch-dependent (dynamic INT8) models
-                r = rt[b.split("-", 1)[1]]
-                r.batch_size = 8 if m["models"][b.split("-", 1)[1].split(":")[0]].get("batch_invariant", True) else 1
+                r = rt[b]
+                r.batch_size = 8 if r.info.models[r.variant].get("batch_invariant", True) else 1
                 fn = lambda r=r: r.predict_raw(nat)
             fn() if len(nat) <= 16 else None
             secs, cpu = _time(fn, repeats)
-            bsz = batch_size if b.startswith("pytorch") else rt[b.split("-", 1)[1]].batch_size
+            bsz = batch_size if b.startswith("pytorch") else rt[b].batch_size
             rows.append(
                 {
                     "length": "natural",
@@ -272,8 +293,11 @@ def run_benchmark(
         "cpu": _cpu(),
         "cores": _cores(),
         "data": desc,
-        "versions": {k: v for k, v in versions().items() if k in ("torch", "onnxruntime", "transformers", "python")},
-        "ort_providers": ort.get_available_providers(),
+        "versions": {
+            k: v for k, v in versions().items() if k in ("torch", "onnxruntime", "openvino", "transformers", "python")
+        },
+        "cpu_flags": cpu_flags(),
+        "shipped_backend": m["models"].get("int8", {}).get("backend", "onnxruntime"),
         "rows": rows,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -297,6 +321,19 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> list[str]:
+    """The CPU's INT8 dot-product and wide-vector flags (what INT8 speed depends on)."""
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in wanted if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
 
@@ -305,8 +342,9 @@ def markdown(res: dict[str, Any]) -> str:
     L = [
         f"Benchmark of `{res['export']}` ({res['model']}, {res['filter']}; INT8 `{res['int8_config']}`), "
         f"{res['threads']} threads for every backend (torch {res['torch_threads']}, ORT intra-op {res['ort_intra_op_threads']}), "
-        f"{res['cpu']} ({res['cores']} cores visible), torch {res['versions'].get('torch')}, onnxruntime "
-        f"{res['versions'].get('onnxruntime')}; load average {_load(res)}.",
+        f"{res['cpu']} ({res['cores']} cores visible; {' '.join(res.get('cpu_flags') or []) or 'no INT8 dot-product flags'}), "
+        f"torch {res['versions'].get('torch')}, onnxruntime {res['versions'].get('onnxruntime')}, openvino "
+        f"{res['versions'].get('openvino', '–')}; shipped INT8: {res.get('shipped_backend')}; load average {_load(res)}.",
         "",
         "| context | backend | batch | ms/article | articles/s | vs PyTorch FP32 | CPU ms/article | CPU vs PyTorch |",
         "|---|---|---|---|---|---|---|---|",

@@ -10,6 +10,7 @@ class export_cmd:
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
         from distillery.export.quantize import CONFIGS
+        from distillery.export.quantize_openvino import OV_CONFIGS
 
         p.add_argument("target", type=Path, nargs="?", help="a training run dir (or checkpoint dir)")
         p.add_argument("--out", type=Path, help="export dir to write")
@@ -25,9 +26,17 @@ class export_cmd:
         p.add_argument(
             "--int8-config",
             action="append",
-            choices=sorted(CONFIGS),
+            choices=sorted(CONFIGS) + sorted(OV_CONFIGS),
             metavar="NAME",
-            help=f"INT8 configuration(s) to try, in order (default: the ladder {', '.join(CONFIGS)})",
+            help=f"INT8 configuration(s) to try, in order (default: each backend's ladder; ONNX Runtime: "
+            f"{', '.join(CONFIGS)}; OpenVINO: {', '.join(OV_CONFIGS)})",
+        )
+        p.add_argument(
+            "--backend",
+            choices=["auto", "onnxruntime", "openvino"],
+            default="auto",
+            help="runtime of the shipped INT8 model; auto (default): every backend installed here passes the "
+            "same gate, the fastest ships (all recorded in the manifest)",
         )
         p.add_argument("--fp32-atol", type=float, default=1e-3, help="max |FP32 ONNX - PyTorch| on the 0-10 scale")
         p.add_argument(
@@ -50,7 +59,7 @@ class export_cmd:
             default="auto",
             help="auto: use the run's calibration.json, fitting it on val if missing; refit; none",
         )
-        p.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
+        p.add_argument("--threads", type=int, help="CPU threads for torch, ONNX Runtime and OpenVINO")
         p.add_argument(
             "--attention",
             choices=["auto", "fused", "ort", "eager"],
@@ -108,6 +117,7 @@ class export_cmd:
                 force=args.force,
                 optimize=not args.no_optimize,
                 attention=args.attention,
+                backend=args.backend,
             )
             if args.gate_against:  # the release gate, after the export is complete
                 from distillery.release.commands import gate as release_gate
@@ -127,13 +137,14 @@ class benchmark_cmd:
         p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048], help="context lengths in tokens")
         p.add_argument("--n", type=int, default=16, help="articles per length")
         p.add_argument("--batch-size", type=int, default=8)
-        p.add_argument("--threads", type=int, default=2, help="CPU threads for every backend (torch and ORT)")
+        p.add_argument("--threads", type=int, default=2, help="CPU threads for every backend")
         p.add_argument(
             "--backends",
             nargs="+",
-            default=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8"],
-            choices=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8"],
-            help="pytorch = LoRA merged (the baseline); pytorch-lora = adapters unmerged, as evaluate runs it",
+            default=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"],
+            choices=["pytorch", "pytorch-lora", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"],
+            help="pytorch = LoRA merged (the baseline); pytorch-lora = adapters unmerged, as evaluate runs it; "
+            "onnx-* = ONNX Runtime, openvino-* = OpenVINO (each where the export has it)",
         )
         p.add_argument("--data", metavar="FILE", help="articles to build inputs from (default: the parity split)")
         p.add_argument("--repeats", type=int, default=1, help="timed passes per backend and length (best is kept)")

@@ -3,7 +3,9 @@
 Keys: ``format``, ``filter`` (ref) / ``filter_file``, ``dimensions`` (ONNX output order),
 ``scale`` (0-10, clamp after calibration; the target de-standardisation is inside the graph),
 ``context_strategy`` + ``tokens`` (special-token prefix/suffix, separator, pad ids),
-``tokenizer_file``, ``models`` (fp32 / int8: file, opset, exporter, quantization settings),
+``tokenizer_file``, ``models`` (fp32 / int8, and where exported fp32-openvino and the INT8
+models of other backends that passed the gate: file, backend, opset, exporter, quantization
+settings), ``backends`` (each backend's gate result and INT8 speed; which one ships as int8),
 ``base_model`` (name, source, path / package + version, revision), ``lora`` (its config; merged),
 ``parity`` (the gate's numbers), ``source`` (run dir, checkpoint, data config, git),
 ``versions`` and ``files`` (relative path -> {sha256, bytes}) for every other file of the export.
@@ -52,6 +54,8 @@ class ExportDir:
     FP32 = "model.fp32.onnx"
     INT8 = "model.int8.onnx"
     INT8_DATA = "model.int8.onnx.data"  # external weights of a large INT8 model
+    OV_FP32 = "model.fp32.xml"  # OpenVINO IR (+ model.fp32.bin)
+    OV_INT8 = "model.int8.xml"  # OpenVINO INT8 IR by NNCF (+ model.int8.bin)
     FILTER = "filter.yaml"
     TOKENIZER = "tokenizer.json"
     CALIBRATION = "calibration.json"

@@ -1,9 +1,10 @@
-"""Score articles with an exported model: ONNX Runtime + ``tokenizers`` + numpy, no torch.
+"""Score articles with an exported model: ONNX Runtime or OpenVINO + ``tokenizers`` + numpy, no torch.
 
 This module is what ``distillery`` uses to score an export dir *and* what a packaged filter
 wheel runs (``distillery package`` vendors it, with the modules it imports, into the wheel), so
-the two cannot drift. It imports only numpy, onnxruntime, tokenizers and these distillery
-modules, which import nothing heavier than numpy, pyyaml and pydantic:
+the two cannot drift. It imports only numpy, tokenizers, the model's runtime (onnxruntime or
+openvino, :mod:`distillery.runtime.backends`) and these distillery modules, which import nothing
+heavier than numpy, pyyaml and pydantic:
 
   filters.spec        clamp -> weighted average -> gatekeeper -> tier (the only copy)
   filters.prefilter   passed_prefilter
@@ -14,7 +15,7 @@ modules, which import nothing heavier than numpy, pyyaml and pydantic:
 Scoring path for a batch of articles: title + content -> content token ids (the export's
 ``tokenizer.json``, no special tokens) -> the context strategy's views (special-token prefix,
 suffix and separator ids recorded in the manifest) -> length-sorted, right-padded batches ->
-ONNX model (raw 0-10 outputs per view) -> per-article aggregation (mean/max over views) ->
+the exported model (raw 0-10 outputs per view) -> per-article aggregation (mean/max over views) ->
 calibration -> clamp -> weighted average -> tier; plus conformal confidence and the prefilter.
 """
 
@@ -28,20 +29,24 @@ import numpy as np
 
 from distillery.filters.prefilter import Prefilter
 from distillery.filters.spec import parse_spec
+from distillery.runtime.backends import backend_of, open_session
 from distillery.runtime.calibration import CALIBRATION_FILE, Calibration
 from distillery.runtime.confidence import CONFIDENCE_FILE, Conformal
 from distillery.runtime.context import ContextStrategy
 from distillery.runtime.manifest import MANIFEST, Manifest, load_manifest
 from distillery.runtime.scoring import aggregate, finalize, length_sorted_batches, read_tokenizer_file
 
-VARIANTS = ("int8", "fp32")
+VARIANTS = ("int8", "fp32")  # the shipped INT8 model, the reference FP32 ONNX graph
 
 
 class OnnxScorer:
     """An export dir (or a packaged filter's model folder) loaded for scoring.
 
-    ``variant``: ``int8`` (what ships) or ``fp32``. ``threads``: ONNX Runtime intra-op threads
-    (None: ORT's default, all cores). ``batch_size``: views per ONNX call; None picks 1 for a
+    ``variant``: a key of the manifest's ``models``: ``int8`` (what ships), ``fp32`` (the ONNX
+    graph the gate checked against PyTorch), and where exported ``fp32-openvino`` and the INT8
+    models of other backends that passed the gate (``int8-onnxruntime``, ``int8-openvino``; the
+    shipped backend's name is accepted for ``int8``). Each entry names its ``backend``.
+    ``threads``: the runtime's threads (None: its default, all cores). ``batch_size``: views per ONNX call; None picks 1 for a
     model whose outputs depend on batch-mates (dynamic INT8 quantizes activations with one
     scale per padded batch: batching would make an article's score depend on the others) and
     8 otherwise. On CPU, batch 1 costs no throughput for ONNX Runtime (measured, docs/export.md).
@@ -54,15 +59,15 @@ class OnnxScorer:
         threads: int | None = None,
         batch_size: int | None = None,
         calibrated: bool = True,
-        providers: Sequence[str] | None = None,
     ):
-        import onnxruntime as ort
-
         self.dir = Path(export_dir)
         if not (self.dir / MANIFEST).is_file():
             raise FileNotFoundError(f"{self.dir}: not an export dir (no {MANIFEST})")
         self.manifest = load_manifest(self.dir)  # as written (a dict)
         self.info = m = Manifest.model_validate(self.manifest)  # the same, typed and checked
+        shipped = m.models.get("int8")
+        if variant not in m.models and shipped and variant == f"int8-{backend_of(shipped)}":
+            variant = "int8"
         if variant not in m.models:
             raise ValueError(f"{self.dir}: no {variant!r} model (has {sorted(m.models)})")
         self.variant = variant
@@ -74,22 +79,10 @@ class OnnxScorer:
         self.prefix, self.suffix = list(tok["prefix"]), list(tok["suffix"])
         self.separator, self.pad_id = list(tok["separator"]), int(tok["pad_id"])
         self.tokenizer = read_tokenizer_file(self.dir / m.tokenizer_file)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.inter_op_num_threads = 1
-        if threads:
-            opts.intra_op_num_threads = int(threads)
         self.threads = threads
-        # session settings the export measured and recorded (e.g. ORT fusions that make this model slower)
         model = m.models[variant]
-        disabled = list(model.get("session", {}).get("disabled_optimizers", []))
-        self.session = ort.InferenceSession(
-            str(self.dir / model["file"]),
-            opts,
-            providers=list(providers or ["CPUExecutionProvider"]),
-            disabled_optimizers=disabled,
-        )
+        self.backend = backend_of(model)
+        self.session = open_session(self.dir, model, threads)
         invariant = bool(model.get("batch_invariant", True))
         self.batch_size = int(batch_size) if batch_size else (8 if invariant else 1)
         cal, conf = self.dir / CALIBRATION_FILE, self.dir / CONFIDENCE_FILE
@@ -110,7 +103,7 @@ class OnnxScorer:
         """Raw model outputs (V, N) for token views."""
         out = np.zeros((len(views), len(self.dimensions)), dtype=np.float64)
         for idx, ids, mask in length_sorted_batches(views, self.batch_size, self.pad_id):
-            out[idx] = self.session.run(["scores"], {"input_ids": ids, "attention_mask": mask})[0]
+            out[idx] = self.session(ids, mask)
         return out
 
     def predict_raw(self, articles: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
