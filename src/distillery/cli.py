@@ -136,14 +136,15 @@ VERBS: dict[str, Verb] = {
     ),
     "export": Verb(
         "distillery.export.commands:export_cmd",
-        "export a run to ONNX (FP32 + INT8) behind a hard parity gate; manifest + model card",
-        "distillery export outputs/train/runs/<time>_<id> --out exports/uplifting_v6\n"
+        "export a run to ONNX (FP32 + INT8; ONNX Runtime and/or OpenVINO) behind a hard parity gate; manifest + card",
+        "distillery export outputs/train/runs/<time>_<id> --out exports/uplifting_v6   # --backend auto\n"
+        "  distillery export <run dir> --out DIR --backend openvino\n"
         "  distillery export <run dir> --out DIR --int8-mae-tol 0.005 --parity-n 128\n"
         "  distillery export --verify exports/uplifting_v6         # re-run the gate on an export",
     ),
     "benchmark": Verb(
         "distillery.export.commands:benchmark_cmd",
-        "CPU speed of PyTorch FP32 vs ONNX FP32 vs ONNX INT8 per context length (saved to the export dir)",
+        "CPU speed of PyTorch FP32 vs each exported model (ONNX Runtime, OpenVINO; FP32, INT8) per context length",
         "distillery benchmark exports/uplifting_v6\n"
         "  distillery benchmark exports/uplifting_v6 --lengths 512 1024 2048 --threads 2 --n 16",
     ),
@@ -153,9 +154,15 @@ VERBS: dict[str, Verb] = {
         "distillery tune-hybrid --stage1 exports/probe --stage2 exports/uplifting_v6 --out exports/hybrid\n"
         "  distillery tune-hybrid --stage1 exports/probe --stage2 exports/qwen --out h --fn-target 0.005 --min-tier high",
     ),
+    "predict": Verb(
+        "distillery.export.bulk:predict_cmd",
+        "score a JSONL of articles with an export or hybrid dir: all cores, length-sorted, progress, articles/s",
+        "distillery predict exports/uplifting_v6 articles.jsonl --out scores.jsonl\n"
+        "  distillery predict exports/hybrid articles.jsonl --out scores.jsonl --threads 2",
+    ),
     "package": Verb(
         "distillery.export.commands:package_cmd",
-        "build a pip-installable scorer wheel (onnxruntime + tokenizers + numpy; no torch) from an export or hybrid dir",
+        "build a pip-installable scorer wheel (its runtime + tokenizers + numpy; no torch) from an export or hybrid dir",
         "distillery package exports/uplifting_v6 --out dist/\n"
         "  distillery package exports/hybrid --out dist/ --name uplifting-hybrid\n"
         "  pip install dist/distillery_filter_uplifting_v6-6.0.0-py3-none-any.whl",
