@@ -53,11 +53,25 @@ def hybrid_dir(probe_export, tiny_export, tmp_path_factory) -> Path:
                 str(out),
                 "--threads",
                 "1",
+                "--allow-slower",  # a MiniLM probe in front of a 2-layer stand-in: slower (see below)
             ]
         )
         == 0
     )
     return out
+
+
+def test_a_hybrid_slower_than_stage2_is_refused_unless_asked(hybrid_dir, probe_export, tiny_export, tmp_path, capsys):
+    """The MiniLM probe costs more than the tiny stage 2 it would save: said loudly, nothing written, exit != 0."""
+    c = json.loads((hybrid_dir / "hybrid.json").read_text())
+    assert c["timing"]["speedup"] < 1 and c["timing"]["slower_than_stage2"] is True
+    assert "Slower than stage 2 alone" in (hybrid_dir / "report.md").read_text()
+    out = tmp_path / "slow"
+    args = ["tune-hybrid", "--stage1", str(probe_export), "--stage2", str(tiny_export), "--out", str(out)]
+    rc = main([*args, "--threads", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "the hybrid is SLOWER than stage 2 alone" in err and "--allow-slower" in err
+    assert "Traceback" not in err and not out.exists()
 
 
 def _val(export: Path) -> list[dict]:

@@ -2,7 +2,7 @@
 
 Inputs: two export dirs of the same filter (stage 1: a cheap scorer such as an embedding probe;
 stage 2: the fine-tuned model) and labelled articles (a split of the data stage 2 trained on, or
-``--data FILE``). Everything is measured with the INT8 ONNX scorers that ship.
+``--data FILE``). Everything is measured with the INT8 scorers that ship (each on its export's backend).
 
 A *positive* is an article whose oracle tier (from its labels) is ``--min-tier`` or higher. A
 false negative is a positive the hybrid never sends to stage 2: stopped by the prefilter, or a
@@ -16,6 +16,10 @@ hybrid's scores vs stage 2 alone, and the measured end-to-end time of both on th
 (same threads, a warm-up pass first, best of ``--repeats``). Writes a hybrid dir: ``hybrid.json``,
 copies of both exports under ``stage1/`` and ``stage2/``, ``report.md`` and a manifest with the
 SHA-256 of every file. ``distillery package HYBRID_DIR`` turns it into a torch-free wheel.
+
+A hybrid that is slower end to end than stage 2 alone (stage 1 costs more than the stage-2 work
+it saves) is refused: the command says so with the numbers, writes nothing and exits non-zero,
+unless ``--allow-slower``. A cheap stage 1 is a static-embedding student (``model=static_minilm``).
 """
 
 from __future__ import annotations
@@ -151,6 +155,7 @@ def tune_hybrid(
     threads: int | None = 2,
     repeats: int = 1,
     force: bool = False,
+    allow_slower: bool = False,
 ) -> dict[str, Any]:
     from distillery.evaluate.predict import is_export_dir
     from distillery.evaluate.records import load_eval_records
@@ -191,7 +196,24 @@ def tune_hybrid(
         if crecs:
             ct, c1, c2 = measure(crecs)
             result["check"] = {"data": cdesc, **outcome(spec, ct, c1, c2, threshold, min_tier, fn_target)}
-    result["timing"] = {"threads": threads, "data": desc, **time_both(s1, s2, records, threshold, repeats)}
+    result["timing"] = t = {
+        "threads": threads,
+        "data": desc,
+        "backends": [s1.backend, s2.backend],
+        **time_both(s1, s2, records, threshold, repeats),
+    }
+    if t["speedup"] < 1:
+        msg = (
+            f"the hybrid is SLOWER than stage 2 alone: {t['speedup']:.2f}x (hybrid {t['hybrid_s']:.3f} s vs stage 2 "
+            f"{t['stage2_alone_s']:.3f} s on {t['articles']} articles; stage 1 alone costs {t['stage1_cost_share']:.0%} "
+            f"of stage 2, and {result['tuned_on']['skip_rate']:.0%} of articles skip stage 2)"
+        )
+        if not allow_slower:
+            raise DistilleryError(
+                f"{msg}; nothing written. Use a cheaper stage 1 (e.g. model=static_minilm) or --allow-slower"
+            )
+        print(f"WARNING: {msg}; writing it anyway (--allow-slower)", flush=True)
+    result["timing"]["slower_than_stage2"] = t["speedup"] < 1
 
     if out.exists():
         shutil.rmtree(out)
@@ -254,9 +276,11 @@ def report(c: dict[str, Any]) -> str:
         lines.append(_row("check: " + c["check"]["data"], c["check"]))
     lines += [
         "",
-        f"Measured end to end on the {t['articles']} tuning articles, {t['threads']} thread(s), INT8 ONNX: "
+        f"Measured end to end on the {t['articles']} tuning articles, {t['threads']} thread(s), "
+        f"INT8 {' + '.join(dict.fromkeys(t.get('backends', ['onnxruntime'])))}: "
         f"stage 2 alone {t['stage2_alone_s']:.3f} s, hybrid {t['hybrid_s']:.3f} s -> **{t['speedup']:.2f}x**; "
-        f"stage 1 alone costs {t['stage1_cost_share']:.1%} of stage 2.",
+        f"stage 1 alone costs {t['stage1_cost_share']:.1%} of stage 2."
+        + (" **Slower than stage 2 alone** (written with --allow-slower)." if t.get("slower_than_stage2") else ""),
         "",
     ]
     return "\n".join(lines)
@@ -290,9 +314,14 @@ class tune_hybrid_cmd:
         p.add_argument(
             "--check-split", default="test", help="held-out split to report the chosen threshold on ('' for none)"
         )
-        p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for both stages (timing)")
+        p.add_argument("--threads", type=int, default=2, help="runtime threads for both stages (timing)")
         p.add_argument("--repeats", type=int, default=1, help="timed passes (best kept)")
         p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
+        p.add_argument(
+            "--allow-slower",
+            action="store_true",
+            help="write the hybrid even when it is slower end to end than stage 2 alone (refused by default)",
+        )
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -310,6 +339,7 @@ class tune_hybrid_cmd:
             threads=args.threads,
             repeats=args.repeats,
             force=args.force,
+            allow_slower=args.allow_slower,
         )
         print(report(c), end="")
         ok = c["tuned_on"]["meets_target"]

@@ -4,7 +4,7 @@ stage 2 (the fine-tuned model) only for articles whose stage-1 weighted average 
 A hybrid dir (written by ``distillery tune-hybrid``, docs/hybrid.md) holds ``hybrid.json`` (the
 threshold and how it was tuned) and two export dirs, ``stage1/`` and ``stage2/``, each scored by
 :class:`~distillery.runtime.onnx_scorer.OnnxScorer` exactly as on its own. Like ``runtime``, this
-module imports only numpy, onnxruntime and tokenizers (through ``runtime``): ``distillery
+module imports only numpy, tokenizers and the models' runtime (through ``runtime``): ``distillery
 package`` vendors it, so a packaged hybrid scores exactly as ``distillery`` does.
 
 Each result is the stage that scored the article, plus ``stage`` (0: stopped by the prefilter,
